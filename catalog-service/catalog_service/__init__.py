@@ -1,0 +1,1 @@
+"""Kinoarchive catalog service: movies, genres and directors (read-only over HTTP)."""

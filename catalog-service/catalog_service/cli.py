@@ -1,0 +1,111 @@
+"""`catalog-service` commands: migrate, seed, import, generate.
+
+    catalog-service migrate                 create or upgrade the schema
+    catalog-service seed [--if-empty]       load the bundled catalog of real films
+    catalog-service import FILE [--replace] load a catalog file (ours or the course's)
+    catalog-service generate N --out FILE   write a synthetic catalog of N movies
+
+The database is the one the service uses: CATALOG_DATABASE_URL, or the SQLite file in
+CATALOG_DATA_DIR.
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+from catalog_service.config import CatalogSettings
+from catalog_service.generate import generate_file
+from catalog_service.importer import (
+    CatalogFile,
+    CatalogFileError,
+    ImportReport,
+    count_movies,
+    import_catalog,
+    load_file,
+    parse_catalog,
+)
+from shared.db import Database
+from shared.migrations import upgrade
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SEED = files("catalog_service") / "seed" / "catalog.json"
+
+
+def migrate(url: str) -> None:
+    upgrade(MIGRATIONS, url)
+
+
+async def load(
+    url: str, catalog: CatalogFile, *, replace: bool, if_empty: bool
+) -> ImportReport | None:
+    database = Database(url, pool_size=1)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            if if_empty and await count_movies(session) > 0:
+                return None
+            return await import_catalog(session, catalog, replace=replace)
+    finally:
+        await database.dispose()
+
+
+def seed_catalog() -> CatalogFile:
+    return parse_catalog(json.loads(SEED.read_text(encoding="utf-8")), source="bundled seed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="catalog-service",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--database-url", help="overrides CATALOG_DATABASE_URL")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="create or upgrade the schema")
+    seed = commands.add_parser("seed", help="load the bundled catalog of real films")
+    seed.add_argument("--if-empty", action="store_true", help="only when there are no movies yet")
+    imp = commands.add_parser("import", help="load a catalog file (ids as `id` or `pk`)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--replace", action="store_true", help="also delete the records the file does not name"
+    )
+    gen = commands.add_parser("generate", help="write a synthetic catalog file")
+    gen.add_argument("movies", type=int)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--directors", type=int, default=2000)
+    gen.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    if args.command == "generate":
+        if args.movies < 0:
+            parser.error("the number of movies cannot be negative")
+        generate_file(args.out, args.movies, directors=args.directors, seed=args.seed)
+        print(f"wrote {args.movies} movies to {args.out}")
+        return 0
+
+    url = args.database_url or CatalogSettings().database_url
+    if args.command == "migrate":
+        migrate(url)
+        print("catalog schema is up to date")
+        return 0
+    try:
+        if args.command == "seed":
+            catalog, replace, if_empty = seed_catalog(), False, args.if_empty
+        else:
+            catalog, replace, if_empty = load_file(args.file), args.replace, False
+    except CatalogFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    migrate(url)
+    try:
+        report = asyncio.run(load(url, catalog, replace=replace, if_empty=if_empty))
+    except CatalogFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if report is None:
+        print("the catalog already has movies; nothing seeded")
+    else:
+        print(report)
+    return 0

@@ -1,0 +1,79 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from catalog_service import repository
+from catalog_service.repository import MovieFilters
+from catalog_service.schemas import MovieOut
+from shared.db import INT32_MAX, SessionDep
+from shared.errors import FieldError, NotFound, ValidationFailed, error_responses
+from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
+
+router = APIRouter(prefix="/movies", tags=["movies"])
+
+MAX_BATCH_IDS = 100
+
+IdFilter = Annotated[int | None, Query(ge=1, le=INT32_MAX)]
+
+
+def parse_ids(raw: str) -> tuple[int, ...]:
+    """`"3,1,3"` -> `(3, 1)`: distinct ids in the order given."""
+    ids: dict[int, None] = {}
+    for item in raw.split(","):
+        part = item.strip()
+        if not part:
+            continue
+        if not part.isascii() or not part.isdigit() or not 1 <= int(part) <= INT32_MAX:
+            raise ValidationFailed(
+                [FieldError(field="ids", message=f"{part[:20]!r} is not a movie id.")]
+            )
+        ids[int(part)] = None
+    if len(ids) > MAX_BATCH_IDS:
+        raise ValidationFailed(
+            [FieldError(field="ids", message=f"At most {MAX_BATCH_IDS} ids at a time.")]
+        )
+    return tuple(ids)
+
+
+@router.get(
+    "",
+    response_model=list[MovieOut],
+    responses={200: {"headers": LIST_RESPONSE_HEADERS}, **error_responses(422)},
+)
+async def list_movies(
+    request: Request,
+    session: SessionDep,
+    page: PageDep,
+    genre_id: IdFilter = None,
+    director_id: IdFilter = None,
+    year: Annotated[int | None, Query(ge=1, le=9999)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Part of the title, any case.")
+    ] = None,
+    ids: Annotated[
+        str | None, Query(max_length=1200, description="Comma-separated ids, at most 100.")
+    ] = None,
+    status: Annotated[str | None, Query(max_length=50, description="`new`: newest first.")] = None,
+    state: Annotated[str | None, Query(max_length=50, description="Alias of `status`.")] = None,
+) -> JSONResponse:
+    """Movies in store order, or newest first with `status=new`; filters combine."""
+    filters = MovieFilters(
+        genre_id=genre_id,
+        director_id=director_id,
+        year=year,
+        q=q.strip() if q else None,
+        ids=parse_ids(ids) if ids is not None else None,
+        newest_first="new" in (status, state),
+    )
+    movies, total = await repository.list_movies(session, filters, page)
+    return JSONResponse(movies, headers=pagination_headers(request.url, page, total))
+
+
+@router.get("/{movie_id}", response_model=MovieOut, responses=error_responses(404, 422))
+async def read_movie(movie_id: int, session: SessionDep) -> JSONResponse:
+    """One movie with its genre and director."""
+    movie = await repository.get_movie(session, movie_id) if 1 <= movie_id <= INT32_MAX else None
+    if movie is None:
+        raise NotFound("There is no movie with this id.")
+    return JSONResponse(movie)

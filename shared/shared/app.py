@@ -1,0 +1,82 @@
+"""The app factory every service builds on: middleware, error handlers, health, lifespan."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.health import health_router
+from shared.logging import RequestContextMiddleware, configure_logging
+from shared.settings import ServiceSettings
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+class TrailingSlashMiddleware:
+    """Serve `/movies/` and `/movies` alike, with no redirect.
+
+    Routes are declared without the slash; this strips it before routing. A redirect
+    would point at the service's internal address behind the gateway.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope)
+                scope["path"] = path.rstrip("/") or "/"
+                raw = scope.get("raw_path")
+                if raw:
+                    scope["raw_path"] = raw.rstrip(b"/") or b"/"
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    *,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    database: Database | None = None,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    database = database or Database(
+        settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for hook in on_startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            await database.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.include_router(health_router())
+    for router in routers:
+        app.include_router(router)
+    # Outermost first: the request id must be set before anything logs.
+    app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app

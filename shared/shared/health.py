@@ -1,0 +1,31 @@
+"""Liveness and readiness, the same in every service (not routed by the gateway)."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from shared.db import Database, get_database
+from shared.errors import ServiceUnavailable, error_responses
+
+
+class Health(BaseModel):
+    status: Literal["ok", "ready"]
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health")
+    async def read_liveness() -> Health:
+        """The process runs and answers."""
+        return Health(status="ok")
+
+    @router.get("/health/ready", responses=error_responses(503))
+    async def read_readiness(database: Annotated[Database, Depends(get_database)]) -> Health:
+        """The service can do its work: its database answers."""
+        if not await database.ping():
+            raise ServiceUnavailable("The database does not answer.")
+        return Health(status="ready")
+
+    return router

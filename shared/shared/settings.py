@@ -1,0 +1,41 @@
+"""The settings every service shares; each service subclasses with its own prefix.
+
+    class CatalogSettings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="CATALOG_")
+        service_name: str = "catalog"
+
+`CATALOG_DATABASE_URL` then configures the catalog's database, `AUTH_DATABASE_URL`
+the auth service's, and so on: one settings class per service, never one for all.
+"""
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = "service"
+    environment: Literal["development", "production", "test"] = "development"
+    # Folder for the embedded SQLite database when no URL is given.
+    data_dir: Path = Path("var")
+    # SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db.
+    database_url: str = ""
+    database_echo: bool = False
+    database_pool_size: int = 10
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Self:
+        if not self.database_url:
+            path = (self.data_dir / f"{self.service_name}.db").resolve()
+            self.database_url = f"sqlite+aiosqlite:///{path}"
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
