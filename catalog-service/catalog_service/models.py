@@ -1,4 +1,4 @@
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -39,7 +39,7 @@ class Movie(CatalogBase):
     description: Mapped[str] = mapped_column(Text, default="")
     trailer: Mapped[str] = mapped_column(String(500), default="")
     year: Mapped[int] = mapped_column(Integer)
-    rating: Mapped[float]
+    rating: Mapped[float] = mapped_column(Float)
     genre_id: Mapped[int] = mapped_column(ForeignKey("genres.id"), index=True)
     director_id: Mapped[int] = mapped_column(ForeignKey("directors.id"), index=True)
 

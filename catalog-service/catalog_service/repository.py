@@ -5,7 +5,7 @@ without building an identity map, which matters for the full list.
 """
 
 from dataclasses import dataclass
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,7 @@ from catalog_service.models import Director, Genre, Movie, search_key
 from shared.pagination import Page
 
 Record = dict[str, Any]
-AnySelect = Select[Unpack[tuple[Any, ...]]]
+AnySelect = Select[*tuple[Any, ...]]
 _Q = TypeVar("_Q", bound=AnySelect)
 
 _MOVIE_COLUMNS = (

@@ -20,7 +20,9 @@ async def test_pages(client: httpx.AsyncClient) -> None:
     assert (await client.get("/directors/?page=0")).status_code == 422
 
 
-@pytest.mark.parametrize(("path", "record"), [("/genres/3/", GENRES[2]), ("/directors/1", DIRECTORS[0])])
+@pytest.mark.parametrize(
+    ("path", "record"), [("/genres/3/", GENRES[2]), ("/directors/1", DIRECTORS[0])]
+)
 async def test_detail(client: httpx.AsyncClient, path: str, record: dict) -> None:
     response = await client.get(path)
     assert response.status_code == 200

@@ -212,8 +212,11 @@ async def test_non_numeric_movie_id_is_422(client: httpx.AsyncClient) -> None:
     assert response.json()["errors"][0]["field"] == "movie_id"
 
 
-@pytest.mark.parametrize("path", ["/movies", "/movies/", "/movies/1", "/movies/1/", "/genres",
-                                  "/genres/", "/genres/1", "/directors/2/", "/directors"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    ["/movies", "/movies/", "/movies/1", "/movies/1/", "/genres", "/genres/", "/genres/1",
+     "/directors/2/", "/directors"],
+)  # fmt: skip
 async def test_every_path_answers_with_and_without_slash(
     client: httpx.AsyncClient, path: str
 ) -> None:

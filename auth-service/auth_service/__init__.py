@@ -1,0 +1,1 @@
+"""Kinoarchive auth service: accounts, token pairs with rotation, throttled login."""

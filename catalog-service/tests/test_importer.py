@@ -1,0 +1,154 @@
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from catalog_service import cli
+from catalog_service.generate import generate_file
+from catalog_service.importer import CatalogFileError, import_catalog, load_file, parse_catalog
+from catalog_service.models import Genre, Movie, metadata
+from shared.db import create_engine
+from shared.migrations import upgrade
+from shared.testing import temporary_database
+from tests.conftest import CATALOG, MOVIES
+
+COURSE_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "skypro-fixtures.json"
+
+
+def changes(report) -> dict[str, tuple[int, int, int, int]]:
+    return {name: (t.added, t.updated, t.unchanged, t.deleted) for name, t in report.tables.items()}
+
+
+async def titles(session: AsyncSession) -> dict[int, str]:
+    return dict((await session.execute(select(Movie.id, Movie.title))).all())
+
+
+async def test_importing_the_same_file_again_changes_nothing(session: AsyncSession) -> None:
+    report = await import_catalog(session, parse_catalog(CATALOG))
+    assert not report.changed
+    assert changes(report)["movies"] == (0, 0, len(MOVIES), 0)
+
+
+async def test_changed_and_new_records_are_written(session: AsyncSession) -> None:
+    edited = json.loads(json.dumps(CATALOG))
+    edited["movies"][0]["title"] = "Сталкер (реставрация)"
+    edited["movies"].append({**edited["movies"][1], "id": 500, "title": "Новый фильм"})
+    report = await import_catalog(session, parse_catalog(edited))
+    assert changes(report)["movies"] == (1, 1, len(MOVIES) - 1, 0)
+    stored = await titles(session)
+    assert stored[1] == "Сталкер (реставрация)"
+    assert stored[500] == "Новый фильм"
+    search = (await session.execute(select(Movie.search_title).where(Movie.id == 1))).scalar()
+    assert search == "сталкер (реставрация)"
+
+
+async def test_replace_deletes_what_the_file_does_not_name(session: AsyncSession) -> None:
+    smaller = {
+        "genres": [{"pk": 7, "name": "Вестерн"}],
+        "directors": [{"pk": 9, "name": "Серджо Леоне"}],
+        "movies": [
+            {"pk": 1, "title": "Хороший, плохой, злой", "year": 1966, "rating": 8.8,
+             "genre_id": 7, "director_id": 9, "description": None, "trailer": None},
+        ],
+    }  # fmt: skip
+    report = await import_catalog(session, parse_catalog(smaller), replace=True)
+    assert changes(report)["movies"] == (0, 1, 0, len(MOVIES) - 1)
+    assert changes(report)["genres"] == (1, 0, 0, 4)
+    assert await titles(session) == {1: "Хороший, плохой, злой"}
+    assert (await session.execute(select(Genre.name))).scalars().all() == ["Вестерн"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ([], "expected an object"),
+        ({"films": []}, "expected an object"),
+        ({"movies": [{"id": 1}]}, "movies.0.title"),
+        ({"genres": [{"id": 1, "name": "А"}, {"id": 1, "name": "Б"}]},
+         "genres has id 1 more than once"),
+        ({"movies": [{**MOVIES[0], "genre_id": 77}]}, "there is no genre 77"),
+        ({"movies": [{**MOVIES[0], "director_id": 77}]}, "there is no director 77"),
+        ({"movies": [{**MOVIES[0], "rating": 11}]}, "movies.0.rating"),
+        ({"movies": [{**MOVIES[0], "id": 0}]}, "movies.0.id"),
+    ],
+)  # fmt: skip
+async def test_bad_files_are_refused_with_a_reason(
+    session: AsyncSession, raw: object, message: str
+) -> None:
+    before = await titles(session)
+    with pytest.raises(CatalogFileError, match=re.escape(message)):
+        await import_catalog(session, parse_catalog(raw))
+    assert await titles(session) == before
+
+
+def test_unreadable_file_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(CatalogFileError, match="cannot read"):
+        load_file(broken)
+    with pytest.raises(CatalogFileError, match="cannot read"):
+        load_file(tmp_path / "missing.json")
+
+
+def test_bundled_seed_is_a_real_catalog() -> None:
+    seed = cli.seed_catalog()
+    assert len(seed.movies) >= 40
+    used_genres = {m.genre_id for m in seed.movies}
+    assert len(used_genres) >= 10
+    assert used_genres == {g.id for g in seed.genres}
+    for movie in seed.movies:
+        assert re.search("[а-яё]", movie.description, re.IGNORECASE), movie.title
+        assert movie.trailer.startswith("https://www.youtube.com/"), movie.title
+        assert 1900 <= movie.year <= 2026
+
+
+@pytest.mark.skipif(not COURSE_FIXTURES.exists(), reason="the course fixtures are not beside us")
+async def test_course_fixtures_import_once(session: AsyncSession) -> None:
+    course = load_file(COURSE_FIXTURES)
+    first = await import_catalog(session, course, replace=True)
+    assert first.tables["movies"].added + first.tables["movies"].updated == 20
+    again = await import_catalog(session, course, replace=True)
+    assert not again.changed
+    assert len(await titles(session)) == 20
+
+
+async def test_cli_seeds_once_then_imports_generated_catalog(tmp_path: Path) -> None:
+    async with temporary_database("catalog_cli") as url:
+        await asyncio.to_thread(cli.main, ["--database-url", url, "seed", "--if-empty"])
+        await asyncio.to_thread(cli.main, ["--database-url", url, "seed", "--if-empty"])
+        generated = tmp_path / "synthetic.json"
+        generate_file(generated, 300, directors=50, seed=7)
+        catalog = load_file(generated)
+        assert len(catalog.movies) == 300
+        assert len(catalog.directors) == 50
+        code = await asyncio.to_thread(
+            cli.main, ["--database-url", url, "import", str(generated), "--replace"]
+        )
+        assert code == 0
+        report = await cli.load(url, catalog, replace=True, if_empty=False)
+        assert report is not None
+        assert not report.changed
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    generate_file(tmp_path / "a.json", 50, seed=3)
+    generate_file(tmp_path / "b.json", 50, seed=3)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+
+
+async def test_migrations_match_the_models() -> None:
+    async with temporary_database("catalog_schema") as url:
+        await asyncio.to_thread(upgrade, cli.MIGRATIONS, url)
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+            )
+        await engine.dispose()
+    assert diff == []

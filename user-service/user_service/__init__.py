@@ -1,0 +1,1 @@
+"""Kinoarchive user service: profiles, password change and bookmarks."""
