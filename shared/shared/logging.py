@@ -30,6 +30,8 @@ class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         record.service = _SERVICE
+        if record.name == "uvicorn.error":  # uvicorn's name for its general log
+            record.name = "uvicorn"
         return True
 
 

@@ -1,0 +1,36 @@
+# The two commands that matter: `make run` and `make test`. Both prepare a fresh
+# machine first (virtual environment, packages, nginx) through scripts/bootstrap.sh.
+.PHONY: run test test-postgres lint format bootstrap import clean
+
+VENV := .venv/bin
+
+run: bootstrap
+	$(VENV)/python scripts/stack.py
+
+test: bootstrap
+	scripts/test.sh
+
+# The service and end-to-end suites again, on PostgreSQL (override the URL at will).
+test-postgres: bootstrap
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
+		SUITES="catalog-service auth-service user-service tests-e2e" scripts/test.sh
+
+lint: bootstrap
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy shared/shared catalog-service/catalog_service auth-service/auth_service \
+		user-service/user_service
+
+format: bootstrap
+	$(VENV)/ruff check --fix .
+	$(VENV)/ruff format .
+
+# make import FILE=path/to/catalog.json [REPLACE=1]
+import: bootstrap
+	$(VENV)/catalog-service import "$(FILE)" $(if $(REPLACE),--replace)
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+clean:
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache

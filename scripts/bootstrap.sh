@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine for `make run` and `make test`: a virtual environment with
+# every package, and nginx. Safe to run again: it reinstalls only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Python 3.11 or newer is needed (found: $("$PYTHON" --version 2>&1 || echo none))." >&2
+    exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "creating the virtual environment in .venv"
+    "$PYTHON" -m venv .venv
+fi
+
+# Reinstall when any dependency list changed since the last install.
+stamp=.venv/.installed
+wanted=$(cat requirements-dev.txt constraints.txt tests-e2e/requirements.txt \
+    shared/pyproject.toml ./*-service/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    echo "installing the packages into .venv"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r requirements-dev.txt -c constraints.txt
+    echo "$wanted" > "$stamp"
+fi
+
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing nginx-light"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq nginx-light >/dev/null || {
+            apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
+        }
+        # The package starts a system nginx on port 80; ours runs on its own.
+        (service nginx stop || nginx -s quit) >/dev/null 2>&1 || true
+    else
+        echo "nginx is needed: sudo apt-get install nginx-light (Debian/Ubuntu), brew install nginx (macOS)." >&2
+        exit 1
+    fi
+fi

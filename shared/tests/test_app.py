@@ -1,0 +1,167 @@
+"""The app factory's behaviour, on a tiny app built with it."""
+
+import json
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from shared.app import create_app
+from shared.errors import Conflict, RateLimited, Unauthorized
+from shared.logging import JsonFormatter, request_id_var
+from shared.settings import ServiceSettings
+
+router = APIRouter()
+
+
+class Item(BaseModel):
+    name: str
+    size: int
+
+
+@router.get("/things")
+async def list_things() -> list[str]:
+    return ["a"]
+
+
+@router.post("/things")
+async def create_thing(item: Item) -> Item:
+    return item
+
+
+@router.get("/conflict")
+async def conflict() -> None:
+    raise Conflict("That email is taken.", code="email_taken")
+
+
+@router.get("/slow-down")
+async def slow_down() -> None:
+    raise RateLimited(retry_after=42)
+
+
+@router.get("/who")
+async def who() -> None:
+    raise Unauthorized()
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("secret internals: postgresql://user:pw@db-host/x")
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> FastAPI:
+    settings = ServiceSettings(service_name="probe", data_dir=tmp_path, environment="test")
+    application = create_app(title="probe", description="", settings=settings, routers=[router])
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe.test") as client:
+        yield client
+
+
+async def test_trailing_slash_is_served_without_redirect(client: httpx.AsyncClient) -> None:
+    for path in ("/things", "/things/", "/things//"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.json() == ["a"]
+
+
+async def test_domain_errors_render_as_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/conflict")
+    assert response.status_code == 409
+    assert response.json() == {"message": "That email is taken.", "code": "email_taken"}
+    limited = await client.get("/slow-down")
+    assert limited.status_code == 429
+    assert limited.headers["retry-after"] == "42"
+    assert limited.json()["code"] == "rate_limited"
+    unauthorized = await client.get("/who")
+    assert unauthorized.headers["www-authenticate"] == "Bearer"
+
+
+async def test_validation_errors_name_the_fields(client: httpx.AsyncClient) -> None:
+    response = await client.post("/things", json={"name": "x", "size": "big"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["errors"][0]["field"] == "size"
+    assert body["message"].startswith("size:")
+
+
+async def test_bad_json_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/things", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "body", "message": "The body is not valid JSON."}
+    ]
+
+
+async def test_unexpected_error_is_500_without_internals(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.json() == {
+        "message": "Something went wrong on our side.",
+        "code": "internal_error",
+    }
+    assert "postgresql" not in response.text
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/nope")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    wrong = await client.delete("/things")
+    assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
+
+
+async def test_health_checks_the_database(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/health/ready")).json() == {"status": "ready"}
+
+
+async def test_readiness_fails_when_the_database_is_unreachable() -> None:
+    settings = ServiceSettings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    app = create_app(title="probe", description="", settings=settings, routers=[])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://probe.test"
+    ) as client:
+        assert (await client.get("/health")).status_code == 200
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    await app.state.database.dispose()
+
+
+def test_json_log_lines_carry_the_request_id() -> None:
+    record = logging.LogRecord("access", logging.INFO, __file__, 1, "GET /x 200", None, None)
+    token = request_id_var.set("req-1")
+    try:
+        record.request_id = request_id_var.get()
+        record.service = "probe"
+        record.status = 200
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id_var.reset(token)
+    assert line["request_id"] == "req-1"
+    assert line["service"] == "probe"
+    assert line["status"] == 200
+    assert line["message"] == "GET /x 200"
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    settings = ServiceSettings(service_name="probe", data_dir=tmp_path)
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/probe.db"
+    explicit = ServiceSettings(database_url="postgresql+asyncpg://u@h/d")
+    assert explicit.database_url == "postgresql+asyncpg://u@h/d"

@@ -1,0 +1,48 @@
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from starlette.datastructures import URL
+
+from shared.pagination import Page, pagination_headers
+
+
+def rels(headers: dict[str, str]) -> dict[str, str]:
+    found = {}
+    for part in headers["Link"].split(", "):
+        url, rel = part.split("; ")
+        found[rel.removeprefix('rel="').removesuffix('"')] = url.strip("<>")
+    return found
+
+
+def test_whole_list_has_a_count_and_no_links() -> None:
+    assert pagination_headers(URL("http://x/movies"), Page(None), 30) == {"X-Total-Count": "30"}
+
+
+@pytest.mark.parametrize(
+    ("number", "total", "expected"),
+    [
+        (1, 30, {"first": 1, "next": 2, "last": 3}),
+        (2, 30, {"first": 1, "prev": 1, "next": 3, "last": 3}),
+        (3, 30, {"first": 1, "prev": 2, "last": 3}),
+        (9, 30, {"first": 1, "prev": 3, "last": 3}),
+        (1, 0, {"first": 1, "last": 1}),
+        (1, 12, {"first": 1, "last": 1}),
+        (1, 13, {"first": 1, "next": 2, "last": 2}),
+    ],
+)
+def test_links(number: int, total: int, expected: dict[str, int]) -> None:
+    headers = pagination_headers(URL("http://x/movies?q=a&page=7"), Page(number), total)
+    assert headers["X-Total-Count"] == str(total)
+    links = rels(headers)
+    queries = {rel: parse_qs(urlsplit(url).query) for rel, url in links.items()}
+    assert {rel: int(query["page"][0]) for rel, query in queries.items()} == expected
+    assert all(query["q"] == ["a"] for query in queries.values())
+
+
+def test_offsets() -> None:
+    assert (Page(1).offset, Page(1).limit) == (0, 12)
+    assert (Page(3).offset, Page(3).limit) == (24, 12)
+    assert (Page(None).offset, Page(None).limit) == (0, None)
+    assert Page(3).is_past(24)
+    assert not Page(2).is_past(13)
+    assert not Page(None).is_past(0)
