@@ -19,7 +19,7 @@ lint: bootstrap
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy shared/shared catalog-service/catalog_service auth-service/auth_service \
-		user-service/user_service
+		user-service/user_service gateway/render.py gateway/tests scripts/stack.py
 
 format: bootstrap
 	$(VENV)/ruff check --fix .

@@ -11,8 +11,9 @@ SUITES=${SUITES:-"shared catalog-service auth-service user-service gateway tests
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 failed=()
+database=${TEST_DATABASE_URL:+PostgreSQL}
 for suite in $SUITES; do
-    echo "=== $suite (${TEST_DATABASE_URL:+PostgreSQL}${TEST_DATABASE_URL:-SQLite})"
+    echo "=== $suite (${database:-SQLite})"
     if ! .venv/bin/python -m pytest "$suite" -q --junitxml="$reports/${suite//\//_}.xml"; then
         failed+=("$suite")
     fi

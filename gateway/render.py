@@ -1,0 +1,217 @@
+"""Render the gateway's nginx configuration for a local run.
+
+The template (``nginx/gateway.conf.template``) is for nginx's http context and uses
+envsubst placeholders (``${NAME}``), so the same file also works with the official nginx
+Docker image's template mechanism. This module substitutes the placeholders and writes a
+complete main configuration that runs nginx in the foreground as an ordinary process::
+
+    python gateway/render.py --out DIR        # prints DIR/nginx.conf
+    nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'
+
+Standard library only: the local runner imports it before any virtual environment exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+GATEWAY_DIR = Path(__file__).resolve().parent
+TEMPLATE_PATH = GATEWAY_DIR / "nginx" / "gateway.conf.template"
+WEB_ROOT = GATEWAY_DIR / "web"
+
+PLACEHOLDERS = (
+    "GATEWAY_PORT",
+    "CATALOG_UPSTREAM",
+    "AUTH_UPSTREAM",
+    "USER_UPSTREAM",
+    "WEB_ROOT",
+    "CORS_ALLOW_ORIGIN",
+    "GATEWAY_UPSTREAM_TIMEOUT",
+)
+
+_DEFAULTS = {
+    "GATEWAY_PORT": "8000",
+    "CATALOG_UPSTREAM": "127.0.0.1:8001",
+    "AUTH_UPSTREAM": "127.0.0.1:8002",
+    "USER_UPSTREAM": "127.0.0.1:8003",
+    "WEB_ROOT": str(WEB_ROOT),
+    "CORS_ALLOW_ORIGIN": "*",
+    "GATEWAY_UPSTREAM_TIMEOUT": "30s",
+}
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A value lands inside an nginx directive: nothing that could end it or open a block.
+_UNSAFE_VALUE = re.compile(r"[\s;{}'\"\\$#]")
+
+_MIME_TYPES_CANDIDATES = (
+    Path("/etc/nginx/mime.types"),
+    Path("/usr/local/etc/nginx/mime.types"),
+    Path("/usr/local/nginx/conf/mime.types"),
+    Path("/opt/homebrew/etc/nginx/mime.types"),
+)
+
+# Used only where no nginx mime.types is found: enough for the web app.
+_FALLBACK_MIME_TYPES = """types {
+    text/html                 html htm;
+    text/css                  css;
+    text/plain                txt;
+    application/javascript    js mjs;
+    application/json          json;
+    image/svg+xml             svg svgz;
+    image/png                 png;
+    image/jpeg                jpeg jpg;
+    image/gif                 gif;
+    image/webp                webp;
+    image/x-icon              ico;
+    font/woff                 woff;
+    font/woff2                woff2;
+}
+"""
+
+TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+class RenderError(ValueError):
+    """A placeholder has no value, or a value that cannot go into nginx's configuration."""
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Substitute every ``${NAME}`` in *template*; ``$nginx_variable`` is left alone.
+
+    Raises RenderError naming each placeholder without a (non-empty) value, and each
+    value that could break out of its directive.
+    """
+    names = list(dict.fromkeys(_PLACEHOLDER.findall(template)))
+    missing = [name for name in names if not values.get(name)]
+    if missing:
+        listed = ", ".join(f"${{{name}}}" for name in missing)
+        raise RenderError(f"no value for placeholder {listed}")
+    unsafe = [name for name in names if _UNSAFE_VALUE.search(values[name])]
+    if unsafe:
+        raise RenderError(
+            "value of "
+            + ", ".join(f"${{{name}}}" for name in unsafe)
+            + " contains whitespace or one of ; { } ' \" \\ $ #"
+        )
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
+
+
+def defaults() -> dict[str, str]:
+    """The default placeholder values; an environment variable of the same name overrides each."""
+    return {name: os.environ.get(name) or value for name, value in _DEFAULTS.items()}
+
+
+def find_nginx() -> str | None:
+    """The nginx binary: first on PATH, then /usr/sbin/nginx; None when there is none."""
+    found = shutil.which("nginx")
+    if found:
+        return found
+    fallback = Path("/usr/sbin/nginx")
+    if fallback.is_file() and os.access(fallback, os.X_OK):
+        return str(fallback)
+    return None
+
+
+def _mime_types(out_dir: Path) -> Path:
+    for candidate in _MIME_TYPES_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    fallback = out_dir / "mime.types"
+    fallback.write_text(_FALLBACK_MIME_TYPES, encoding="utf-8")
+    return fallback
+
+
+def _user_directive(out_dir: Path) -> str:
+    """As root, run the workers as the owner of *out_dir* (nginx would pick ``nobody``).
+
+    The workers must write the temp folders under *out_dir* and read the web root; the
+    owner of the folder the caller chose is the one account sure to be able to.
+    An ordinary user's workers simply run as that user: no directive.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return ""
+    import grp  # noqa: PLC0415  (POSIX only, and only needed as root)
+    import pwd  # noqa: PLC0415
+
+    info = out_dir.stat()
+    try:
+        user = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        user = "root"
+    try:
+        group = grp.getgrgid(info.st_gid).gr_name
+    except KeyError:
+        group = user
+    return f"user {user} {group};\n"
+
+
+def write_local_config(out_dir: Path, values: Mapping[str, str] | None = None) -> Path:
+    """Write ``out_dir/gateway.conf`` and ``out_dir/nginx.conf``; return the latter's path.
+
+    *values* override :func:`defaults` (pass only what differs). nginx.conf has no
+    ``daemon`` directive: start it with ``-g 'daemon off;'``.
+    """
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged = {**defaults(), **(values or {})}
+    gateway_conf = out_dir / "gateway.conf"
+    gateway_conf.write_text(
+        render(TEMPLATE_PATH.read_text(encoding="utf-8"), merged), encoding="utf-8"
+    )
+
+    temp_root = out_dir / "temp"
+    for name in TEMP_DIRS:
+        (temp_root / name).mkdir(parents=True, exist_ok=True)
+    temp_paths = "".join(f"    {name}_temp_path {temp_root / name};\n" for name in TEMP_DIRS)
+
+    nginx_conf = out_dir / "nginx.conf"
+    nginx_conf.write_text(
+        "# Written by gateway/render.py for a local run; start with -g 'daemon off;'.\n"
+        + _user_directive(out_dir)
+        + "worker_processes 1;\n"
+        f"pid {out_dir / 'nginx.pid'};\n"
+        "error_log stderr;\n"
+        "\n"
+        "events {\n"
+        "    worker_connections 1024;\n"
+        "}\n"
+        "\n"
+        "http {\n"
+        f"    include {_mime_types(out_dir)};\n"
+        "    default_type application/octet-stream;\n"
+        "    access_log off;  # the gateway's server logs JSON lines to stdout\n"
+        "    sendfile on;\n"
+        f"{temp_paths}"
+        f"    include {gateway_conf};\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    return nginx_conf
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Render the gateway's nginx configuration for a local run.",
+        epilog="Then: nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'",
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="folder for nginx.conf, gateway.conf, temp files"
+    )
+    args = parser.parse_args(argv)
+    try:
+        path = write_local_config(args.out, defaults())
+    except RenderError as error:
+        print(f"render.py: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

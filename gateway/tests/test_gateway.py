@@ -1,0 +1,826 @@
+"""The gateway: a real nginx rendered from the template, in front of stub upstreams.
+
+See conftest.py: ``gateway`` runs with three stub services (``upstreams``), and
+``broken_gateway`` with the catalog on a closed port and a too slow auth service.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+import pytest
+import render
+from conftest import NGINX_MISSING, GatewayProcess, StubUpstream, free_port, raw_request
+
+PUBLIC_PATH = re.compile(r"^/(movies|genres|directors|auth|user|favorites)(/|$)")
+REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+CORS_EXPOSED = "X-Total-Count, Link, X-Request-ID"
+
+
+def upstream_headers(echo: dict[str, Any], name: str) -> list[str]:
+    """Values of header *name* as the stub upstream received it."""
+    return [value for key, value in echo["headers"] if key.lower() == name.lower()]
+
+
+def assert_json_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code
+    assert isinstance(body["message"], str)
+    assert len(body["message"]) > 10
+    assert "nginx" not in response.text
+    assert len(response.headers.get_list("x-request-id")) == 1
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-expose-headers"] == CORS_EXPOSED
+    return body
+
+
+# --------------------------------------------------------------------------------------
+# render.py and the template
+# --------------------------------------------------------------------------------------
+
+
+def test_nginx_is_installed() -> None:
+    if render.find_nginx() is None:
+        pytest.fail(NGINX_MISSING, pytrace=False)
+
+
+def test_render_substitutes_placeholders_and_leaves_nginx_variables() -> None:
+    text = render.render("listen ${PORT}; set $x $host; add_header A $http_x;", {"PORT": "80"})
+    assert text == "listen 80; set $x $host; add_header A $http_x;"
+
+
+def test_render_names_every_placeholder_without_a_value() -> None:
+    with pytest.raises(render.RenderError, match=r"\$\{AUTH_UPSTREAM\}.*\$\{WEB_ROOT\}"):
+        render.render("${AUTH_UPSTREAM} ${GATEWAY_PORT} ${WEB_ROOT}", {"GATEWAY_PORT": "8000"})
+    with pytest.raises(render.RenderError, match=r"\$\{WEB_ROOT\}"):
+        render.render("root ${WEB_ROOT};", {"WEB_ROOT": ""})
+
+
+def test_render_refuses_a_value_that_would_break_the_directive() -> None:
+    with pytest.raises(render.RenderError, match=r"\$\{CORS_ALLOW_ORIGIN\}"):
+        render.render(
+            'add_header A "${CORS_ALLOW_ORIGIN}";', {"CORS_ALLOW_ORIGIN": '*"; evil on; "'}
+        )
+
+
+def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in render.PLACEHOLDERS:
+        monkeypatch.delenv(name, raising=False)
+    assert render.defaults() == {
+        "GATEWAY_PORT": "8000",
+        "CATALOG_UPSTREAM": "127.0.0.1:8001",
+        "AUTH_UPSTREAM": "127.0.0.1:8002",
+        "USER_UPSTREAM": "127.0.0.1:8003",
+        "WEB_ROOT": str(Path(render.__file__).resolve().parent / "web"),
+        "CORS_ALLOW_ORIGIN": "*",
+        "GATEWAY_UPSTREAM_TIMEOUT": "30s",
+    }
+    assert Path(render.defaults()["WEB_ROOT"]).is_absolute()
+    monkeypatch.setenv("CATALOG_UPSTREAM", "catalog:8001")
+    monkeypatch.setenv("GATEWAY_UPSTREAM_TIMEOUT", "5s")
+    values = render.defaults()
+    assert values["CATALOG_UPSTREAM"] == "catalog:8001"
+    assert values["GATEWAY_UPSTREAM_TIMEOUT"] == "5s"
+
+
+def test_template_placeholders_are_envsubst_safe() -> None:
+    template = render.TEMPLATE_PATH.read_text(encoding="utf-8")
+    braced = set(re.findall(r"\$\{([^}]*)\}", template))
+    assert braced == set(render.PLACEHOLDERS)
+    # nginx variables are lower case and never braced: envsubst (given the container's
+    # environment variable names, which are upper case) must leave them alone.
+    bare = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", template))
+    assert all(name == name.lower() for name in bare), bare
+
+
+@pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (gettext-base) not found")
+def test_template_renders_the_same_with_envsubst_as_the_docker_image_does() -> None:
+    values = {**render.defaults(), "CORS_ALLOW_ORIGIN": "https://kino.example"}
+    environment = {**os.environ, **values}
+    # The image's 20-envsubst-on-templates.sh passes every defined variable name.
+    shell_format = " ".join(f"${{{name}}}" for name in environment)
+    result = subprocess.run(
+        ["envsubst", shell_format],
+        input=render.TEMPLATE_PATH.read_text(encoding="utf-8"),
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    expected = render.render(render.TEMPLATE_PATH.read_text(encoding="utf-8"), values)
+    assert result.stdout == expected
+
+
+def test_upstreams_keep_connections_and_never_blacklist_a_server() -> None:
+    template = render.TEMPLATE_PATH.read_text(encoding="utf-8")
+    blocks = re.findall(r"^upstream (\w+) \{(.*?)^\}", template, re.DOTALL | re.MULTILINE)
+    assert {name for name, _ in blocks} == {
+        "kinoarchive_catalog",
+        "kinoarchive_auth",
+        "kinoarchive_user",
+    }
+    for _, body in blocks:
+        servers = re.findall(r"^\s*server (.*);$", body, re.MULTILINE)
+        assert servers
+        assert all("max_fails=0" in server for server in servers)
+        assert re.search(r"^\s*keepalive \d+;$", body, re.MULTILINE)
+
+
+def test_local_config_passes_nginx_t(nginx_binary: str, tmp_path: Path) -> None:
+    conf = render.write_local_config(tmp_path, {"GATEWAY_PORT": str(free_port())})
+    assert conf == tmp_path.resolve() / "nginx.conf"
+    text = conf.read_text()
+    assert f"pid {tmp_path.resolve() / 'nginx.pid'};" in text
+    assert "error_log stderr" in text
+    assert "daemon" not in text.replace("daemon off;", "")  # only in the comment
+    assert "events {" in text
+    for name in render.TEMP_DIRS:
+        assert f"{name}_temp_path {tmp_path.resolve() / 'temp' / name};" in text
+    assert f"include {tmp_path.resolve() / 'gateway.conf'};" in text
+    if os.geteuid() == 0:
+        assert re.search(r"^user \S+ \S+;$", text, re.MULTILINE)
+    else:
+        assert not re.search(r"^user ", text, re.MULTILINE)
+    result = subprocess.run(
+        [nginx_binary, "-t", "-p", str(tmp_path), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_cli_prints_the_nginx_conf_path(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(render.GATEWAY_DIR / "render.py"), "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    path = Path(result.stdout.strip())
+    assert path == (tmp_path / "run" / "nginx.conf").resolve()
+    assert path.is_file()
+    assert (path.parent / "gateway.conf").is_file()
+
+
+# --------------------------------------------------------------------------------------
+# Routing
+# --------------------------------------------------------------------------------------
+
+ROUTES = [
+    ("/movies", "catalog"),
+    ("/movies/", "catalog"),
+    ("/movies/5", "catalog"),
+    ("/movies/5/", "catalog"),
+    ("/movies/?page=2&q=x", "catalog"),
+    ("/movies/?status=new&page=1&q=%D0%BA%D0%B8%D0%BD%D0%BE", "catalog"),
+    ("/genres", "catalog"),
+    ("/genres/", "catalog"),
+    ("/genres/17/", "catalog"),
+    ("/directors", "catalog"),
+    ("/directors/1/", "catalog"),
+    ("/auth", "auth"),
+    ("/auth/register/", "auth"),
+    ("/auth/login", "auth"),
+    ("/auth/login/", "auth"),
+    ("/user", "user"),
+    ("/user/", "user"),
+    ("/user/password/", "user"),
+    ("/favorites/movies/", "user"),
+    ("/favorites/movies/3/", "user"),
+    ("/favorites/movies/3", "user"),
+]
+
+
+@pytest.mark.parametrize(("target", "service"), ROUTES)
+def test_route_reaches_its_service_unchanged(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], target: str, service: str
+) -> None:
+    response = client.get(target)
+    assert response.status_code == 200, response.text
+    echo = response.json()
+    assert echo["service"] == service
+    assert echo["method"] == "GET"
+    assert echo["path"] == target  # path and query exactly as sent, slash or no slash
+    assert [stub.name for stub in upstreams.values() if stub.requests] == [service]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_methods_and_bodies_pass_through(client: httpx.Client, method: str) -> None:
+    body = json.dumps({"email": "a@x.io", "password": "secret-password"}).encode()
+    response = client.request(
+        method, "/auth/login/", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200
+    echo = response.json()
+    assert echo["method"] == method
+    assert echo["path"] == "/auth/login/"
+    assert echo["body_length"] == len(body)
+
+
+@pytest.mark.parametrize(
+    "target", ["/moviesxyz", "/movies.json", "/authx/", "/users/", "/favorite/", "/genresx"]
+)
+def test_lookalike_prefixes_are_not_routed(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], target: str
+) -> None:
+    assert_json_error(client.get(target), 404, "not_found")
+    assert not any(stub.requests for stub in upstreams.values())
+
+
+def test_no_redirects_anywhere(client: httpx.Client) -> None:
+    for target in [
+        "/movies",
+        "/genres",
+        "/directors",
+        "/auth",
+        "/user",
+        "/favorites/movies",
+        "/health",
+        "/health/ready",
+        "/",
+        "/index.html",
+        "/web",
+        "/nope",
+    ]:
+        response = client.get(target)  # httpx does not follow redirects by default
+        assert not 300 <= response.status_code < 400, (target, response.status_code)
+        assert "location" not in response.headers
+
+
+def test_upstream_errors_pass_through_untouched(client: httpx.Client) -> None:
+    for status in (404, 422, 500, 503):
+        response = client.get("/movies/999/", headers={"X-Stub-Status": str(status)})
+        assert response.status_code == status
+        assert response.json()["service"] == "catalog"  # the service's own body, not nginx's
+
+
+def test_upstream_connections_are_kept_alive(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    for _ in range(5):
+        assert client.get("/genres/").status_code == 200
+    ports = {record["client_port"] for record in upstreams["catalog"].requests}
+    assert len(ports) == 1  # one upstream connection reused for all five requests
+    echo = client.get("/genres/").json()
+    assert upstream_headers(echo, "Connection") == []  # no "Connection: close"
+
+
+# --------------------------------------------------------------------------------------
+# Headers to the services, request ids, access log
+# --------------------------------------------------------------------------------------
+
+
+def test_forwarded_headers(client: httpx.Client, gateway: GatewayProcess) -> None:
+    response = client.get(
+        "/user/",
+        headers={
+            "Authorization": "Bearer undefined",
+            "X-Forwarded-For": "203.0.113.7",
+            "X-Real-IP": "198.51.100.1",
+        },
+    )
+    echo = response.json()
+    assert upstream_headers(echo, "Host") == [f"127.0.0.1:{gateway.port}"]
+    assert upstream_headers(echo, "X-Real-IP") == ["127.0.0.1"]
+    assert upstream_headers(echo, "X-Forwarded-For") == ["203.0.113.7, 127.0.0.1"]
+    assert upstream_headers(echo, "X-Forwarded-Proto") == ["http"]
+    assert upstream_headers(echo, "Authorization") == ["Bearer undefined"]
+    request_id = response.headers["x-request-id"]
+    assert REQUEST_ID.match(request_id)
+    assert upstream_headers(echo, "X-Request-ID") == [request_id]
+
+
+@pytest.mark.parametrize(
+    "request_id", ["abc", "0af7651916cd43dd8448eb211c80319c", "req-1.2:3_X", "x" * 128]
+)
+def test_valid_client_request_id_is_kept(client: httpx.Client, request_id: str) -> None:
+    response = client.get("/movies/", headers={"X-Request-ID": request_id})
+    assert response.headers.get_list("x-request-id") == [request_id]
+    assert upstream_headers(response.json(), "X-Request-ID") == [request_id]
+
+
+@pytest.mark.parametrize(
+    "request_id", ["", "has space", "x" * 129, "<script>", "a/b", "id;drop", "caf\u00e9"]
+)
+def test_invalid_client_request_id_is_replaced(client: httpx.Client, request_id: str) -> None:
+    response = client.get("/movies/", headers=[(b"X-Request-ID", request_id.encode("utf-8"))])
+    echoed = response.headers.get_list("x-request-id")
+    assert len(echoed) == 1
+    assert REQUEST_ID.match(echoed[0])
+    assert upstream_headers(response.json(), "X-Request-ID") == echoed
+
+
+def test_duplicate_client_request_ids_reach_the_service_once(client: httpx.Client) -> None:
+    response = client.get(
+        "/movies/", headers=[("X-Request-ID", "first"), ("X-Request-ID", "second")]
+    )
+    assert response.headers.get_list("x-request-id") == ["first"]
+    assert upstream_headers(response.json(), "X-Request-ID") == ["first"]
+
+
+def test_request_id_is_echoed_once_on_every_kind_of_response(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], gateway: GatewayProcess
+) -> None:
+    upstreams["user"].stop()
+    requests: list[tuple[str, str, dict[str, Any]]] = [
+        ("GET", "/movies/", {}),  # proxied (the upstream's own X-Request-ID is hidden)
+        ("GET", "/", {}),  # static
+        ("GET", "/health", {}),
+        ("GET", "/health/ready", {}),  # 503: user is down
+        ("OPTIONS", "/movies/", {}),  # preflight
+        ("GET", "/nope", {}),  # 404
+        ("POST", "/index.html", {}),  # 405
+        ("POST", "/movies/", {"content": b"x" * (1024 * 1024 + 1)}),  # 413
+        ("GET", "/user/", {}),  # 503
+        ("GET", "/auth/login/", {"slow": True}),  # 504
+    ]
+    for method, target, extra in requests:
+        if extra.pop("slow", False):
+            upstreams["auth"].delay = 3.0
+        response = client.request(method, target, headers={"X-Request-ID": "trace-42"}, **extra)
+        assert response.headers.get_list("x-request-id") == ["trace-42"], (target, response)
+        response = client.request(method, target, **extra)
+        assert len(response.headers.get_list("x-request-id")) == 1, (target, response)
+        assert REQUEST_ID.match(response.headers["x-request-id"]), (target, response)
+    status, headers, _ = raw_request(gateway.port, "GET", "/movies/..%2f..%2finternal")
+    assert status == 400
+    assert len(headers["x-request-id"]) == 1
+
+
+def test_access_log_is_one_json_line_per_request(
+    client: httpx.Client, gateway: GatewayProcess
+) -> None:
+    client.get("/movies/?page=2", headers={"X-Request-ID": "log-line-test"})
+    deadline = time.monotonic() + 3
+    while True:
+        lines = [line for line in gateway.access_log() if line["request_id"] == "log-line-test"]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["method"] == "GET"
+    assert line["uri"] == "/movies/?page=2"
+    assert line["status"] == 200
+    assert line["remote_addr"] == "127.0.0.1"
+    assert isinstance(line["bytes"], int)
+    assert line["bytes"] > 0
+    assert isinstance(line["request_time"], float | int)
+    assert line["upstream_addr"] == gateway.values["CATALOG_UPSTREAM"]
+    assert float(line["upstream_response_time"]) >= 0
+    assert line["time"]
+
+
+# --------------------------------------------------------------------------------------
+# JSON errors made by nginx
+# --------------------------------------------------------------------------------------
+
+
+def test_unknown_path_is_json_404(client: httpx.Client) -> None:
+    body = assert_json_error(client.get("/no/such/page"), 404, "not_found")
+    assert body["message"] == "Nothing is found at this address."
+
+
+def test_missing_static_file_is_json_404_whatever_its_extension(client: httpx.Client) -> None:
+    for target in ["/missing.html", "/missing.css", "/img/missing.png", "/missing/"]:
+        assert_json_error(client.get(target), 404, "not_found")
+
+
+def test_body_over_one_mebibyte_is_json_413(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    exactly = client.post("/auth/register/", content=b"x" * (1024 * 1024))
+    assert exactly.status_code == 200
+    assert exactly.json()["body_length"] == 1024 * 1024
+    upstreams["auth"].requests.clear()
+    response = client.post("/auth/register/", content=b"x" * (2 * 1024 * 1024))
+    assert_json_error(response, 413, "payload_too_large")
+    assert upstreams["auth"].requests == []
+
+
+def test_method_not_allowed_is_json_405(client: httpx.Client) -> None:
+    assert_json_error(client.post("/index.html"), 405, "method_not_allowed")
+    assert_json_error(client.delete("/"), 405, "method_not_allowed")
+
+
+def test_internal_error_is_json_500(start_gateway: Any, plain_stub: StubUpstream) -> None:
+    gateway: GatewayProcess = start_gateway(
+        CATALOG_UPSTREAM=plain_stub.address,
+        AUTH_UPSTREAM=plain_stub.address,
+        USER_UPSTREAM=plain_stub.address,
+    )
+    # A body too big for memory goes to the client-body temp folder; make that impossible.
+    temp = gateway.workdir / "temp" / "client_body"
+    shutil.rmtree(temp)
+    temp.write_text("not a folder")
+    with gateway.client() as http:
+        response = http.post("/movies/", content=b"x" * 200_000)
+    assert_json_error(response, 500, "internal_error")
+
+
+def test_refused_upstream_is_json_503_quickly_and_names_the_service(
+    broken_gateway: GatewayProcess,
+) -> None:
+    with broken_gateway.client() as http:
+        for target in ["/movies/", "/genres", "/directors/1/"]:
+            started = time.monotonic()
+            response = http.get(target)
+            elapsed = time.monotonic() - started
+            assert response.status_code == 503
+            assert response.json() == {
+                "message": "The catalog service is unavailable. Please try again later.",
+                "code": "service_unavailable",
+            }
+            assert response.headers["content-type"] == "application/json"
+            assert len(response.headers.get_list("x-request-id")) == 1
+            assert response.headers["access-control-allow-origin"] == "https://kino.example"
+            assert elapsed < 1.5
+
+
+def test_unreachable_upstream_is_json_503_after_the_connect_timeout(
+    start_gateway: Any, blackhole: str, plain_stub: StubUpstream
+) -> None:
+    gateway: GatewayProcess = start_gateway(
+        CATALOG_UPSTREAM=plain_stub.address,
+        AUTH_UPSTREAM=plain_stub.address,
+        USER_UPSTREAM=blackhole,
+        GATEWAY_UPSTREAM_TIMEOUT="30s",
+    )
+    with gateway.client() as http:
+        started = time.monotonic()
+        response = http.get("/favorites/movies/")
+        elapsed = time.monotonic() - started
+    body = assert_json_error(response, 503, "service_unavailable")
+    assert body["message"] == "The user service is unavailable. Please try again later."
+    assert 1.5 <= elapsed < 4  # proxy_connect_timeout 2s, well under the contract's 5 s
+
+
+def test_slow_upstream_is_json_504(broken_gateway: GatewayProcess) -> None:
+    with broken_gateway.client() as http:
+        started = time.monotonic()
+        response = http.post("/auth/login/", json={"email": "a@x.io", "password": "x" * 8})
+        elapsed = time.monotonic() - started
+    assert response.status_code == 504
+    assert response.json() == {
+        "message": "The auth service did not answer in time. Please try again later.",
+        "code": "gateway_timeout",
+    }
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["access-control-allow-origin"] == "https://kino.example"
+    assert 0.9 <= elapsed < 2.5  # GATEWAY_UPSTREAM_TIMEOUT=1s
+
+
+def test_other_services_keep_answering_while_one_is_down_or_hung(
+    broken_gateway: GatewayProcess,
+) -> None:
+    slow_results: list[int] = []
+
+    def call_slow_service() -> None:
+        with broken_gateway.client() as http:
+            slow_results.extend(http.get("/auth/login/").status_code for _ in range(2))
+
+    worker = threading.Thread(target=call_slow_service)
+    worker.start()
+    try:
+        time.sleep(0.2)  # auth is now hanging
+        with broken_gateway.client() as http:
+            for _ in range(5):
+                started = time.monotonic()
+                assert http.get("/user/").status_code == 200
+                assert http.get("/favorites/movies/").json()["service"] == "plain"
+                assert http.get("/movies/").status_code == 503
+                assert time.monotonic() - started < 0.5
+    finally:
+        worker.join()
+    assert slow_results == [504, 504]
+
+
+def test_restarted_service_is_used_again_at_once(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    catalog = upstreams["catalog"]
+    for _ in range(3):
+        assert client.get("/movies/").status_code == 200
+        catalog.stop()
+        for _ in range(3):
+            assert_json_error(client.get("/movies/"), 503, "service_unavailable")
+        assert client.get("/user/").status_code == 200
+        catalog.start()
+        assert client.get("/movies/").status_code == 200  # no fail_timeout blackout
+
+
+# --------------------------------------------------------------------------------------
+# CORS, server tokens, gzip
+# --------------------------------------------------------------------------------------
+
+
+def test_cors_headers_on_proxied_responses(client: httpx.Client) -> None:
+    response = client.get("/movies/?page=1", headers={"Origin": "https://elsewhere.example"})
+    assert response.headers.get_list("access-control-allow-origin") == ["*"]  # upstream's hidden
+    assert response.headers["access-control-expose-headers"] == CORS_EXPOSED
+    assert response.headers["x-total-count"] == "42"
+    assert response.headers["link"] == '</movies/?page=2>; rel="next"'
+    assert "access-control-allow-methods" not in response.headers  # preflight only
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/movies/",
+        "/movies",
+        "/genres/3/",
+        "/auth/login/",
+        "/user/",
+        "/favorites/movies/1/",
+        "/health",
+        "/health/ready",
+    ],
+)
+def test_preflight_is_answered_by_the_gateway(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], target: str
+) -> None:
+    response = client.options(
+        target,
+        headers={
+            "Origin": "https://frontend.example",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert response.status_code == 204
+    assert response.content == b""
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-methods"] == (
+        "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    )
+    assert response.headers["access-control-allow-headers"] == (
+        "Authorization, Content-Type, X-Request-ID"
+    )
+    assert response.headers["access-control-max-age"] == "86400"
+    assert response.headers["access-control-expose-headers"] == CORS_EXPOSED
+    assert len(response.headers.get_list("x-request-id")) == 1
+    assert not any(stub.requests for stub in upstreams.values())
+
+
+def test_configured_cors_origin(broken_gateway: GatewayProcess) -> None:
+    with broken_gateway.client() as http:
+        for response in (http.get("/user/"), http.get("/nope"), http.options("/user/")):
+            assert response.headers.get_list("access-control-allow-origin") == [
+                "https://kino.example"
+            ]
+            assert response.headers["access-control-expose-headers"] == CORS_EXPOSED
+
+
+def test_no_nginx_version_anywhere(client: httpx.Client, gateway: GatewayProcess) -> None:
+    responses = [client.get(target) for target in ["/", "/movies/", "/nope", "/health/ready"]]
+    responses.append(client.post("/", content=b"x"))
+    for response in responses:
+        assert response.headers["server"] == "nginx"
+        assert "nginx/" not in response.text
+    _, headers, body = raw_request(gateway.port, "GET", "/movies/..%2f..%2finternal")
+    assert headers["server"] == ["nginx"]
+    assert b"nginx" not in body
+
+
+def test_json_responses_are_gzipped(client: httpx.Client) -> None:
+    target = "/movies/?q=" + "x" * 2000
+    with client.stream("GET", target, headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-encoding"] == "gzip"
+        assert "Accept-Encoding" in response.headers["vary"]
+        compressed = b"".join(response.iter_raw())
+    assert len(compressed) < 1000
+    assert json.loads(gzip.decompress(compressed))["path"] == target
+    plain = client.get(target, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.json()["path"] == target
+
+
+# --------------------------------------------------------------------------------------
+# Health
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["/health", "/health/"])
+def test_health_is_the_gateway_alone(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], target: str
+) -> None:
+    for stub in upstreams.values():
+        stub.stop()
+    response = client.get(target)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"status": "ok"}
+
+
+ALL_UP = {"status": "ready", "services": {"catalog": "up", "auth": "up", "user": "up"}}
+
+
+@pytest.mark.parametrize("target", ["/health/ready", "/health/ready/"])
+def test_ready_when_every_service_is_ready(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], target: str
+) -> None:
+    response = client.get(target)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == ALL_UP
+    for stub in upstreams.values():  # each service's own readiness was asked, once
+        assert stub.paths == ["/health/ready"]
+
+
+def test_not_ready_when_one_service_is_down(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    upstreams["auth"].stop()
+    response = client.get("/health/ready")
+    body = assert_json_error(response, 503, "service_unavailable")
+    assert body["message"] == "Not ready: the auth service is unavailable."
+    assert body["services"] == {"catalog": "up", "auth": "down", "user": "up"}
+
+
+def test_not_ready_when_two_services_are_down(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    upstreams["catalog"].health_status = 503
+    upstreams["user"].stop()  # refuses connections
+    response = client.get("/health/ready")
+    body = assert_json_error(response, 503, "service_unavailable")
+    assert body["message"] == "Not ready: the catalog and user services are unavailable."
+    assert body["services"] == {"catalog": "down", "auth": "up", "user": "down"}
+
+
+def test_not_ready_when_every_service_is_down(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    for stub in upstreams.values():
+        stub.health_status = 503
+    body = assert_json_error(client.get("/health/ready"), 503, "service_unavailable")
+    assert body["message"] == "Not ready: the catalog, auth and user services are unavailable."
+    assert body["services"] == {"catalog": "down", "auth": "down", "user": "down"}
+
+
+@pytest.mark.parametrize("status", [204, 301, 404, 500, 503])
+def test_only_200_counts_as_ready(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], status: int
+) -> None:
+    upstreams["catalog"].health_status = status
+    body = client.get("/health/ready").json()
+    assert body["services"] == {"catalog": "down", "auth": "up", "user": "up"}
+
+
+def test_probes_send_only_the_gateways_headers(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    client.get(
+        "/health/ready",
+        headers={"Authorization": "Bearer x", "Content-Length": "0", "X-Request-ID": "probe-1"},
+    )
+    probe = upstreams["auth"].requests[0]
+    assert probe["method"] == "GET"
+    assert probe["path"] == "/health/ready"
+    assert upstream_headers(probe, "Authorization") == []
+    assert upstream_headers(probe, "X-Request-ID") == ["probe-1"]
+
+
+def test_hung_service_is_reported_down_within_about_two_seconds(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    upstreams["user"].delay = 3.0
+    started = time.monotonic()
+    response = client.get("/health/ready")
+    elapsed = time.monotonic() - started
+    body = assert_json_error(response, 503, "service_unavailable")
+    assert body["services"] == {"catalog": "up", "auth": "up", "user": "down"}
+    assert 1.5 <= elapsed < 2.9
+
+
+def test_readiness_recovers(client: httpx.Client, upstreams: dict[str, StubUpstream]) -> None:
+    upstreams["catalog"].stop()
+    assert client.get("/health/ready").status_code == 503
+    upstreams["catalog"].start()
+    assert client.get("/health/ready").json() == ALL_UP
+
+
+# --------------------------------------------------------------------------------------
+# Nothing but the public routes reaches a service
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/internal/x",
+        "/internal/users/1",
+        "/metrics",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/health/live",
+        "/_gateway/error",
+        "/_gateway/probe/catalog",
+    ],
+)
+def test_internal_endpoints_are_not_reachable(
+    client: httpx.Client, upstreams: dict[str, StubUpstream], target: str
+) -> None:
+    assert_json_error(client.get(target), 404, "not_found")
+    assert not any(stub.requests for stub in upstreams.values())
+
+
+PATH_TRICKS = [
+    "/auth/../internal/x",
+    "/auth/%2e%2e/internal/x",
+    "/auth/%2E%2E/internal/x",
+    "/auth/.%2e/internal/x",
+    "/movies/..%2f..%2finternal",
+    "/movies/..%2F..%2Finternal",
+    "/movies/%2e%2e%2f%2e%2e%2finternal",
+    "/internal/../movies/5",
+    "/internal/%2e%2e/movies/5",
+    "/metrics/../user/",
+    "/user/../metrics",
+    "/user/./../internal",
+    "//internal/x",
+    "//movies/",
+    "/movies//../../internal",
+    "/movies/%2finternal",
+    "/movies\\..\\internal",
+    "/movies/%5c..%5cinternal",
+    "/favorites/..;/internal",
+    "/auth/..%3Binternal",
+    "/movies/5/..",
+]
+
+
+@pytest.mark.parametrize("target", PATH_TRICKS)
+def test_path_tricks_never_reach_a_non_public_path(
+    gateway: GatewayProcess, upstreams: dict[str, StubUpstream], target: str
+) -> None:
+    status, headers, body = raw_request(gateway.port, "GET", target)
+    assert status in (400, 404), (status, body)
+    assert headers["content-type"] == ["application/json"]
+    assert json.loads(body)["code"] in ("bad_request", "not_found")
+    for stub in upstreams.values():
+        for path in stub.paths:
+            decoded = unquote(urlsplit(path).path)
+            assert PUBLIC_PATH.match(decoded), (target, path)
+            assert "/." not in decoded
+            assert "\\" not in decoded
+
+
+def test_public_path_with_encoded_characters_still_works(
+    gateway: GatewayProcess, upstreams: dict[str, StubUpstream]
+) -> None:
+    status, _, body = raw_request(gateway.port, "GET", "/movies/?q=..%2F..%2Finternal&year=2018")
+    assert status == 200
+    assert json.loads(body)["path"] == "/movies/?q=..%2F..%2Finternal&year=2018"
+    status, _, body = raw_request(gateway.port, "GET", "/movies/%D0%BA%D0%B8%D0%BD%D0%BE/")
+    assert status == 200
+    assert json.loads(body)["path"] == "/movies/%D0%BA%D0%B8%D0%BD%D0%BE/"
+
+
+# --------------------------------------------------------------------------------------
+# The web app
+# --------------------------------------------------------------------------------------
+
+
+def test_landing_page(client: httpx.Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    page = response.text
+    assert '<html lang="ru">' in page
+    assert '<meta charset="utf-8">' in page
+    assert 'name="viewport"' in page
+    assert "Киноархив" in page
+    assert "/movies/?status=new&page=1" in page
+    for path in [
+        "/movies/",
+        "/genres/",
+        "/directors/",
+        "/auth/register/",
+        "/auth/login/",
+        "/user/",
+        "/favorites/movies/",
+    ]:
+        assert f"<code>{path}</code>" in page
+    assert client.get("/index.html").text == page
+    css = client.get("/style.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
