@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,3 +10,9 @@ class CatalogSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CATALOG_", extra="ignore")
 
     service_name: str = "catalog"
+
+    # Serialized answers kept in memory (catalog_service/cache.py).
+    cache_enabled: bool = True
+    cache_max_entries: int = Field(default=2048, ge=1)
+    # How stale an answer may be after an import, in seconds.
+    cache_check_interval_seconds: float = Field(default=1.0, ge=0)

@@ -17,7 +17,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalog_service.models import Director, Genre, Movie, search_key
+from catalog_service.models import CatalogMeta, Director, Genre, Movie, search_key
 from shared.db import INT32_MAX
 
 BATCH = 1000
@@ -205,6 +205,8 @@ async def import_catalog(
         )
         report.tables["genres"].deleted = await _delete_missing(session, genres, genre_ids)
         report.tables["directors"].deleted = await _delete_missing(session, directors, director_ids)
+    if report.changed:
+        await session.execute(update(CatalogMeta).values(version=CatalogMeta.version + 1))
     await session.flush()
     return report
 

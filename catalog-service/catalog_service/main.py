@@ -1,16 +1,32 @@
 """The catalog's ASGI app: `uvicorn --factory catalog_service.main:create_app`."""
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
+from catalog_service.cache import CatalogCache
 from catalog_service.config import CatalogSettings
 from catalog_service.routes import movies, named
 from shared.app import create_app as create_service_app
+from shared.db import Database
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
+    settings = settings or CatalogSettings()
+    database = Database(
+        settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
+    )
+    cache = Middleware(
+        CatalogCache,
+        database=database,
+        enabled=settings.cache_enabled,
+        max_entries=settings.cache_max_entries,
+        check_interval=settings.cache_check_interval_seconds,
+    )
     return create_service_app(
         title="Kinoarchive catalog",
         description="Movies, genres and directors (read-only).",
-        settings=settings or CatalogSettings(),
+        settings=settings,
+        database=database,
         routers=[movies.router, named.genres, named.directors],
+        middleware=[cache],
     )

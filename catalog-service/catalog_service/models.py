@@ -50,4 +50,16 @@ class Movie(CatalogBase):
     __table_args__ = (Index("ix_movies_year_id", "year", "id"),)
 
 
+class CatalogMeta(CatalogBase):
+    """One row: the catalog's data version, bumped by every import that changes data.
+
+    Caches compare it to know when what they hold is stale.
+    """
+
+    __tablename__ = "catalog_meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer)
+
+
 metadata = CatalogBase.metadata

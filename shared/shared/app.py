@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.db import Database
@@ -46,7 +47,9 @@ def create_app(
     database: Database | None = None,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
+    """A service's app. `middleware` is the service's own, innermost (closest to routes)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     database = database or Database(
         settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
@@ -76,7 +79,10 @@ def create_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
-    # Outermost first: the request id must be set before anything logs.
+    # Each add wraps what is there: the service's own go innermost, and the request id is
+    # set before anything else runs or logs.
+    for item in reversed(middleware):
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -1,0 +1,155 @@
+"""Serialized catalog answers kept in memory, with ETag revalidation.
+
+The catalog changes only when someone imports a file, and an import bumps the version
+row in `catalog_meta` in the same transaction. This middleware keeps the bytes of every
+successful GET answer under the request's URL, with the version they were made from; it
+asks the database for the current version at most once per `check_interval` seconds, and
+drops everything when the version moved. A hit skips routing, validation, the query and
+the serialization: what is left is the ASGI call itself.
+
+Every answer it passes on carries an ETag; a request whose If-None-Match names it gets
+a 304 without a body, cached or not.
+"""
+
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from catalog_service.models import CatalogMeta
+from shared.db import Database
+
+_KEPT_HEADERS = {b"content-type", b"x-total-count", b"link"}
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    etag: bytes
+
+
+async def read_version(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        version = await connection.scalar(select(CatalogMeta.version).limit(1))
+    return int(version or 0)
+
+
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix(b"W/") for tag in if_none_match.split(b",")}
+    return etag in candidates or b"*" in candidates
+
+
+class CatalogCache:
+    """Pure ASGI middleware; `enabled=False` keeps only the ETag/304 behaviour."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        database: Database,
+        enabled: bool = True,
+        max_entries: int = 2048,
+        check_interval: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.database = database
+        self.enabled = enabled
+        self.max_entries = max_entries
+        self.check_interval = check_interval
+        self.entries: OrderedDict[bytes, CachedAnswer] = OrderedDict()
+        self.version: int | None = None
+        self.checked_at = 0.0
+
+    async def _current_version(self) -> int:
+        now = time.monotonic()
+        if self.version is None or now - self.checked_at >= self.check_interval:
+            version = await read_version(self.database)
+            if version != self.version:
+                self.entries.clear()
+                self.version = version
+            self.checked_at = now
+        return self.version
+
+    def _key(self, scope: Scope) -> bytes:
+        # The Link header holds absolute URLs, so the host and scheme are part of the key.
+        host = _header(scope, b"host") or b""
+        proto = _header(scope, b"x-forwarded-proto") or scope["scheme"].encode()
+        return b" ".join((proto, host, scope["path"].encode(), scope["query_string"]))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        if_none_match = _header(scope, b"if-none-match")
+        key = b""
+        if self.enabled:
+            await self._current_version()
+            key = self._key(scope)
+            cached = self.entries.get(key)
+            if cached is not None:
+                self.entries.move_to_end(key)
+                await self._send(send, cached, if_none_match, scope["method"] == "HEAD")
+                return
+        await self._pass_through(scope, receive, send, key, if_none_match)
+
+    async def _pass_through(
+        self, scope: Scope, receive: Receive, send: Send, key: bytes, if_none_match: bytes | None
+    ) -> None:
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                if message["status"] != 200:  # errors pass untouched and uncached
+                    await send(message)
+                return
+            if start is None or start["status"] != 200:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            headers = tuple(
+                (name, value) for name, value in start["headers"] if name in _KEPT_HEADERS
+            )
+            answer = CachedAnswer(body=body, headers=headers, etag=_etag(body))
+            if self.enabled and scope["method"] == "GET":
+                self.entries[key] = answer
+                if len(self.entries) > self.max_entries:
+                    self.entries.popitem(last=False)
+            await self._send(send, answer, if_none_match, scope["method"] == "HEAD")
+
+        await self.app(scope, receive, capture)
+
+    @staticmethod
+    async def _send(
+        send: Send, answer: CachedAnswer, if_none_match: bytes | None, head: bool
+    ) -> None:
+        caching = [(b"etag", answer.etag), (b"cache-control", b"no-cache")]
+        if _matches(if_none_match, answer.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": caching})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [*answer.headers, *caching, (b"content-length", str(len(answer.body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else answer.body})

@@ -1,0 +1,137 @@
+"""The in-memory answer cache: hits skip the work, imports invalidate, ETags revalidate.
+
+These tests commit (an import must be seen by the cache's own connection), so they run
+on a database of their own rather than in the rolled-back transaction.
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from catalog_service import repository
+from catalog_service.cli import MIGRATIONS
+from catalog_service.config import CatalogSettings
+from catalog_service.importer import import_catalog, parse_catalog
+from catalog_service.main import create_app
+from shared.migrations import upgrade
+from shared.testing import temporary_database
+from tests.conftest import CATALOG
+
+
+async def import_committed(app: FastAPI, raw: dict) -> None:
+    async with app.state.database.sessionmaker() as session, session.begin():
+        await import_catalog(session, parse_catalog(raw))
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[FastAPI]:
+    async with temporary_database("catalog_cache") as url:
+        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+        settings = CatalogSettings(
+            database_url=url, environment="test", cache_check_interval_seconds=0
+        )
+        application = create_app(settings)
+        await import_committed(application, CATALOG)
+        yield application
+        await application.state.database.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://catalog.test") as client:
+        yield client
+
+
+@pytest.fixture
+def queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the repository functions the routes called."""
+    calls: list[str] = []
+    for name in ("list_movies", "get_movie", "list_named", "get_named"):
+        original = getattr(repository, name)
+
+        async def counted(*args, _original=original, _name=name, **kwargs):
+            calls.append(_name)
+            return await _original(*args, **kwargs)
+
+        monkeypatch.setattr(repository, name, counted)
+    return calls
+
+
+async def test_a_repeated_request_is_answered_from_memory(
+    client: httpx.AsyncClient, queries: list[str]
+) -> None:
+    first = await client.get("/movies/?page=2")
+    second = await client.get("/movies?page=2")  # the same resource without the slash
+    assert queries == ["list_movies"]
+    assert second.content == first.content
+    for header in ("x-total-count", "link", "etag", "content-type"):
+        assert second.headers[header] == first.headers[header]
+    assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    await client.get("/movies/?page=3")
+    assert queries == ["list_movies", "list_movies"]
+
+
+async def test_an_import_invalidates(app: FastAPI, client: httpx.AsyncClient) -> None:
+    before = await client.get("/movies/1/")
+    changed = json.loads(json.dumps(CATALOG))
+    changed["movies"][0]["title"] = "Сталкер (новая копия)"
+    await import_committed(app, changed)
+    after = await client.get("/movies/1/")
+    assert after.json()["title"] == "Сталкер (новая копия)"
+    assert after.headers["etag"] != before.headers["etag"]
+
+
+async def test_an_identical_import_keeps_the_cache(
+    app: FastAPI, client: httpx.AsyncClient, queries: list[str]
+) -> None:
+    await client.get("/genres/")
+    await import_committed(app, CATALOG)
+    await client.get("/genres/")
+    assert queries == ["list_named"]
+
+
+async def test_if_none_match_gets_304(client: httpx.AsyncClient) -> None:
+    first = await client.get("/directors/")
+    etag = first.headers["etag"]
+    again = await client.get("/directors/", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    weak = await client.get("/directors/", headers={"If-None-Match": f'"other", W/{etag}'})
+    assert weak.status_code == 304
+    stale = await client.get("/directors/", headers={"If-None-Match": '"stale"'})
+    assert stale.status_code == 200
+    assert stale.content == first.content
+
+
+async def test_errors_are_not_kept(client: httpx.AsyncClient, queries: list[str]) -> None:
+    for _ in range(2):
+        assert (await client.get("/movies/999/")).status_code == 404
+        assert (await client.get("/movies/?page=0")).status_code == 422
+    assert queries == ["get_movie", "get_movie"]
+
+
+async def test_the_host_is_part_of_the_key(client: httpx.AsyncClient) -> None:
+    here = await client.get("/movies/?page=1")
+    there = await client.get("/movies/?page=1", headers={"Host": "elsewhere.test"})
+    assert "http://catalog.test/" in here.headers["link"]
+    assert "http://elsewhere.test/" in there.headers["link"]
+
+
+async def test_switched_off_it_still_revalidates(queries: list[str]) -> None:
+    async with temporary_database("catalog_nocache") as url:
+        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+        app = create_app(CatalogSettings(database_url=url, cache_enabled=False))
+        await import_committed(app, CATALOG)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c.test") as client:
+            first = await client.get("/genres/")
+            second = await client.get("/genres/", headers={"If-None-Match": first.headers["etag"]})
+        await app.state.database.dispose()
+    assert queries == ["list_named", "list_named"]
+    assert second.status_code == 304
