@@ -1,0 +1,50 @@
+"""Simultaneous requests on a database whose transactions really commit."""
+
+import asyncio
+
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from shared.db import Database
+from tests.conftest import serve
+from tests.fakes import make_movie
+from user_service.models import Bookmark, Profile, UserBase
+
+
+async def count(app: FastAPI, model: type[UserBase]) -> int:
+    database: Database = app.state.database
+    async with database.sessionmaker() as session:
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
+
+
+async def test_ten_simultaneous_adds_make_one_bookmark(committing_app, bearer) -> None:
+    headers = bearer(7)
+    async with serve(committing_app) as client:
+        responses = await asyncio.gather(
+            *(client.post("/favorites/movies/5/", headers=headers) for _ in range(10))
+        )
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [200] * 9 + [201]
+        assert all(response.json() == make_movie(5) for response in responses)
+        listed = await client.get("/favorites/movies/", headers=headers)
+        assert listed.json() == [make_movie(5)]
+    assert await count(committing_app, Bookmark) == 1
+
+
+async def test_simultaneous_first_reads_make_one_profile(committing_app, bearer) -> None:
+    headers = bearer(7, "a@x.io")
+    async with serve(committing_app) as client:
+        responses = await asyncio.gather(*(client.get("/user/", headers=headers) for _ in range(5)))
+    assert [response.status_code for response in responses] == [200] * 5
+    assert {response.json()["id"] for response in responses} == {7}
+    assert await count(committing_app, Profile) == 1
+
+
+async def test_writes_are_durable_once_answered(committing_app, bearer) -> None:
+    async with serve(committing_app) as client:
+        await client.patch("/user/", json={"name": "Анна", "favorite_genre": 2}, headers=bearer())
+        await client.post("/favorites/movies/3/", headers=bearer())
+    async with committing_app.state.database.sessionmaker() as session:
+        profile = await session.get(Profile, 7)
+        assert (profile.name, profile.favourite_genre_id) == ("Анна", 2)
+        assert await session.scalar(select(Bookmark.movie_id)) == 3

@@ -1,0 +1,75 @@
+"""The signed-in user's bookmarked movies; the movies themselves come from the catalog."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
+
+from shared.db import INT32_MAX, SessionDep
+from shared.errors import NotFound, error_responses
+from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
+from user_service import repository
+from user_service.deps import CatalogDep, CurrentUser
+from user_service.schemas import MovieOut
+
+router = APIRouter(prefix="/favorites/movies", tags=["favorites"])
+
+MovieId = Annotated[int, Path(description="A catalog movie id.")]
+
+
+def _is_movie_id(movie_id: int) -> bool:
+    return 1 <= movie_id <= INT32_MAX
+
+
+@router.get(
+    "",
+    response_model=list[MovieOut],
+    responses={
+        200: {
+            "description": "The movies, newest bookmark first; `X-Total-Count` counts "
+            "bookmarks, including any whose movie has left the catalog.",
+            "headers": LIST_RESPONSE_HEADERS,
+        },
+        **error_responses(401, 422, 503),
+    },
+)
+async def list_favorite_movies(
+    request: Request, user: CurrentUser, session: SessionDep, catalog: CatalogDep, page: PageDep
+) -> JSONResponse:
+    """The bookmarked movies, newest bookmark first (12 a page with `page`)."""
+    movie_ids, total = await repository.list_bookmarked_movie_ids(session, user.user_id, page)
+    movies = await catalog.get_movies(movie_ids) if movie_ids else {}
+    body: list[Any] = [movies[movie_id] for movie_id in movie_ids if movie_id in movies]
+    return JSONResponse(body, headers=pagination_headers(request.url, page, total))
+
+
+@router.post(
+    "/{movie_id}",
+    status_code=201,
+    response_model=MovieOut,
+    responses={
+        201: {"description": "Bookmarked now."},
+        200: {"model": MovieOut, "description": "It was already bookmarked."},
+        **error_responses(401, 404, 422, 503),
+    },
+)
+async def add_favorite_movie(
+    movie_id: MovieId, user: CurrentUser, session: SessionDep, catalog: CatalogDep
+) -> JSONResponse:
+    """Bookmark a movie; bookmarking it again changes nothing."""
+    # The catalog is asked first, so no transaction stays open while it answers.
+    movie = await catalog.get_movie(movie_id)
+    if movie is None:
+        raise NotFound("There is no movie with this id.")
+    created = await repository.add_bookmark(session, user.user_id, movie_id)
+    return JSONResponse(movie, status_code=201 if created else 200)
+
+
+@router.delete("/{movie_id}", status_code=204, responses=error_responses(401, 422))
+async def remove_favorite_movie(
+    movie_id: MovieId, user: CurrentUser, session: SessionDep
+) -> Response:
+    """Remove a bookmark; removing one that is not there is not an error."""
+    if _is_movie_id(movie_id):
+        await repository.remove_bookmark(session, user.user_id, movie_id)
+    return Response(status_code=204)
