@@ -2,10 +2,11 @@ import httpx
 
 from auth_service.config import AuthSettings
 from auth_service.main import create_app
+from shared.jwt import JwtSettings
 
 
-async def test_health_answers(tmp_path) -> None:
-    app = create_app(AuthSettings(data_dir=tmp_path, environment="test"))
+async def test_health_answers(tmp_path, jwt_settings: JwtSettings) -> None:
+    app = create_app(AuthSettings(data_dir=tmp_path, environment="test"), jwt_settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://auth.test") as client:
         assert (await client.get("/health/")).json() == {"status": "ok"}

@@ -1,0 +1,172 @@
+"""Auth tests: one migrated database per session (SQLite, or PostgreSQL with
+TEST_DATABASE_URL); each ordinary test runs in a transaction rolled back after it.
+
+The race tests need real commits and concurrent sessions: they take `committed_app`,
+an app on a fresh database of its own, without overrides.
+"""
+
+import asyncio
+import base64
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from auth_service.cli import MIGRATIONS
+from auth_service.config import AuthSettings
+from auth_service.main import create_app
+from auth_service.throttle import LoginThrottle, MemoryFailureLog
+from shared.db import Database, get_session
+from shared.jwt import JwtSettings
+from shared.migrations import upgrade
+from shared.testing import rolled_back_session, temporary_database
+
+INTERNAL_TOKEN = "internal-" + "x" * 40
+PASSWORD = "correct horse battery staple"
+# Cheap hashing for tests; the defaults are checked in test_settings.py.
+TEST_ARGON2 = {"argon2_memory_kib": 64, "argon2_time_cost": 1, "argon2_parallelism": 1}
+
+
+def auth_settings(database_url: str, **overrides: Any) -> AuthSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "environment": "test",
+        "internal_api_token": INTERNAL_TOKEN,
+        "redis_url": None,
+        **TEST_ARGON2,
+        **overrides,
+    }
+    return AuthSettings(**values)
+
+
+def fresh_throttle(app: FastAPI, **limits: Any) -> LoginThrottle:
+    """A new in-memory throttle on `app` (limits from its settings unless given)."""
+    settings: AuthSettings = app.state.settings
+    values: dict[str, Any] = {
+        "prefix": "test:",
+        "max_per_email": settings.login_max_failures_per_email,
+        "max_per_address": settings.login_max_failures_per_address,
+        "window_seconds": settings.login_failure_window_seconds,
+        **limits,
+    }
+    throttle = LoginThrottle(MemoryFailureLog(), **values)
+    app.state.throttle = throttle
+    return throttle
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    header, payload, signature = token.split(".")
+    return (
+        json.loads(base64.urlsafe_b64decode(header + "==")),
+        json.loads(base64.urlsafe_b64decode(payload + "==")),
+        signature,
+    )
+
+
+@pytest.fixture(scope="session")
+def jwt_settings() -> JwtSettings:
+    return JwtSettings(secret=SecretStr(secrets.token_urlsafe(32)))
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    async with temporary_database("auth") as url:
+        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str, jwt_settings: JwtSettings) -> AsyncIterator[FastAPI]:
+    application = create_app(auth_settings(database_url), jwt_settings)
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(app: FastAPI) -> AsyncEngine:
+    database: Database = app.state.database
+    return database.engine
+
+
+@pytest.fixture
+async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with rolled_back_session(engine) as session:
+        yield session
+
+
+def override_session(app: FastAPI, session: AsyncSession) -> None:
+    """The test's session in place of the app's, committing and rolling back as
+    `shared.db.get_session` does (its commits are savepoints of the test's transaction)."""
+
+    async def override() -> AsyncIterator[AsyncSession]:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+    app.dependency_overrides[get_session] = override
+
+
+def asgi_client(app: FastAPI, client: tuple[str, int] = ("127.0.0.1", 40000)) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=client)
+    return httpx.AsyncClient(transport=transport, base_url="http://auth.test")
+
+
+@pytest.fixture
+async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
+    override_session(app, session)
+    fresh_throttle(app)
+    async with asgi_client(app) as client:
+        yield client
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+def make_client(
+    app: FastAPI, session: AsyncSession
+) -> Iterator[Callable[[str], httpx.AsyncClient]]:
+    """Clients connecting from a chosen address (on the same rolled-back session)."""
+    override_session(app, session)
+    fresh_throttle(app)
+
+    def make(address: str) -> httpx.AsyncClient:
+        return asgi_client(app, (address, 40000))
+
+    yield make
+    app.dependency_overrides.clear()
+
+
+@pytest.fixture
+async def committed_app(jwt_settings: JwtSettings) -> AsyncIterator[FastAPI]:
+    """An app on a fresh database of its own, committing for real (races, purge)."""
+    async with temporary_database("auth_race") as url:
+        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+        application = create_app(auth_settings(url), jwt_settings)
+        yield application
+        await application.state.database.dispose()
+
+
+async def register(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> int:
+    response = await client.post("/auth/register/", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    user_id: int = response.json()["id"]
+    return user_id
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
+    response = await client.post("/auth/login/", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    pair: dict[str, Any] = response.json()
+    return pair
