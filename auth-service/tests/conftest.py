@@ -5,7 +5,6 @@ The race tests need real commits and concurrent sessions: they take `committed_a
 an app on a fresh database of its own, without overrides.
 """
 
-import asyncio
 import base64
 import json
 import secrets
@@ -22,10 +21,9 @@ from auth_service.cli import MIGRATIONS
 from auth_service.config import AuthSettings
 from auth_service.main import create_app
 from auth_service.throttle import LoginThrottle, MemoryFailureLog
-from shared.db import Database, get_session
+from shared.db import Database
 from shared.jwt import JwtSettings
-from shared.migrations import upgrade
-from shared.testing import rolled_back_session, temporary_database
+from shared.testing import migrated_database, rolled_back_session, use_session
 
 INTERNAL_TOKEN = "internal-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -80,8 +78,7 @@ def jwt_settings() -> JwtSettings:
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    async with temporary_database("auth") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("auth", MIGRATIONS) as url:
         yield url
 
 
@@ -104,21 +101,6 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def override_session(app: FastAPI, session: AsyncSession) -> None:
-    """The test's session in place of the app's, committing and rolling back as
-    `shared.db.get_session` does (its commits are savepoints of the test's transaction)."""
-
-    async def override() -> AsyncIterator[AsyncSession]:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-
-    app.dependency_overrides[get_session] = override
-
-
 def asgi_client(app: FastAPI, client: tuple[str, int] = ("127.0.0.1", 40000)) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app, client=client)
     return httpx.AsyncClient(transport=transport, base_url="http://auth.test")
@@ -126,7 +108,7 @@ def asgi_client(app: FastAPI, client: tuple[str, int] = ("127.0.0.1", 40000)) ->
 
 @pytest.fixture
 async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    override_session(app, session)
+    use_session(app, session)
     fresh_throttle(app)
     async with asgi_client(app) as client:
         yield client
@@ -138,7 +120,7 @@ def make_client(
     app: FastAPI, session: AsyncSession
 ) -> Iterator[Callable[[str], httpx.AsyncClient]]:
     """Clients connecting from a chosen address (on the same rolled-back session)."""
-    override_session(app, session)
+    use_session(app, session)
     fresh_throttle(app)
 
     def make(address: str) -> httpx.AsyncClient:
@@ -151,8 +133,7 @@ def make_client(
 @pytest.fixture
 async def committed_app(jwt_settings: JwtSettings) -> AsyncIterator[FastAPI]:
     """An app on a fresh database of its own, committing for real (races, purge)."""
-    async with temporary_database("auth_race") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("auth_race", MIGRATIONS) as url:
         application = create_app(auth_settings(url), jwt_settings)
         yield application
         await application.state.database.dispose()

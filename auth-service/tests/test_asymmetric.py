@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from auth_service.main import create_app
 from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType
+from shared.testing import use_session
 from tests.conftest import (
     asgi_client,
     auth_settings,
     b64url,
     jwt_parts,
     login,
-    override_session,
     register,
 )
 
@@ -55,7 +55,7 @@ async def signing(request, tmp_path, database_url, session):
         auth_settings(database_url),
         JwtSettings(algorithm=algorithm, private_key_file=private, public_key_file=public),
     )
-    override_session(app, session)
+    use_session(app, session)
     verifier = TokenCodec(JwtSettings(algorithm=algorithm, public_key_file=public))
     async with asgi_client(app) as client:
         yield algorithm, client, verifier, tmp_path

@@ -3,13 +3,13 @@
 import pytest
 
 from auth_service.main import create_app
+from shared.testing import use_session
 from tests.conftest import (
     INTERNAL_TOKEN,
     PASSWORD,
     asgi_client,
     auth_settings,
     login,
-    override_session,
     register,
 )
 
@@ -111,7 +111,7 @@ async def test_unset_internal_token_turns_the_endpoint_off(app, session, databas
     off = create_app(
         auth_settings(database_url, internal_api_token=None), app.state.tokens.codec.settings
     )
-    override_session(off, session)
+    use_session(off, session)
     try:
         async with asgi_client(off) as client:
             user_id = await register(client, "off@x.io")

@@ -1,25 +1,13 @@
 import asyncio
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
 from auth_service import cli
+from auth_service.cli import MIGRATIONS
 from auth_service.models import metadata
-from shared.db import create_engine
-from shared.migrations import upgrade
-from shared.testing import temporary_database
+from shared.testing import schema_drift
 
 
 async def test_migrations_match_the_models() -> None:
-    async with temporary_database("auth_schema") as url:
-        await asyncio.to_thread(upgrade, cli.MIGRATIONS, url)
-        engine = create_engine(url)
-        async with engine.connect() as connection:
-            diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-        await engine.dispose()
-    assert diff == []
+    assert await schema_drift(MIGRATIONS, metadata) == []
 
 
 async def test_migrate_command(tmp_path, capsys) -> None:

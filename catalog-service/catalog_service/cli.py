@@ -9,7 +9,6 @@ The database is the one the service uses: CATALOG_DATABASE_URL, or the SQLite fi
 CATALOG_DATA_DIR.
 """
 
-import argparse
 import asyncio
 import json
 import sys
@@ -27,15 +26,12 @@ from catalog_service.importer import (
     load_file,
     parse_catalog,
 )
+from shared.cli import migrate, service_parser
 from shared.db import Database
 from shared.migrations import upgrade
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SEED = files("catalog_service") / "seed" / "catalog.json"
-
-
-def migrate(url: str) -> None:
-    upgrade(MIGRATIONS, url)
 
 
 async def load(
@@ -56,14 +52,7 @@ def seed_catalog() -> CatalogFile:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="catalog-service",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--database-url", help="overrides CATALOG_DATABASE_URL")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("migrate", help="create or upgrade the schema")
+    parser, commands = service_parser("catalog-service", "CATALOG", __doc__)
     seed = commands.add_parser("seed", help="load the bundled catalog of real films")
     seed.add_argument("--if-empty", action="store_true", help="only when there are no movies yet")
     imp = commands.add_parser("import", help="load a catalog file (ids as `id` or `pk`)")
@@ -87,9 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     url = args.database_url or CatalogSettings().database_url
     if args.command == "migrate":
-        migrate(url)
-        print("catalog schema is up to date")
-        return 0
+        return migrate(MIGRATIONS, url, "catalog")
     try:
         if args.command == "seed":
             catalog, replace, if_empty = seed_catalog(), False, args.if_empty
@@ -98,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    migrate(url)
+    upgrade(MIGRATIONS, url)
     try:
         report = asyncio.run(load(url, catalog, replace=replace, if_empty=if_empty))
     except CatalogFileError as exc:

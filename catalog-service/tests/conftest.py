@@ -2,7 +2,6 @@
 migrated and filled with CATALOG below; each test runs in a transaction rolled back after it.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -14,9 +13,8 @@ from catalog_service.cli import MIGRATIONS
 from catalog_service.config import CatalogSettings
 from catalog_service.importer import import_catalog, parse_catalog
 from catalog_service.main import create_app
-from shared.db import Database, get_session
-from shared.migrations import upgrade
-from shared.testing import rolled_back_session, temporary_database
+from shared.db import Database
+from shared.testing import migrated_database, rolled_back_session, use_session
 
 GENRES = [
     {"id": 1, "name": "Драма"},
@@ -65,8 +63,7 @@ CATALOG = {"genres": GENRES, "directors": DIRECTORS, "movies": MOVIES}
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    async with temporary_database("catalog") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("catalog", MIGRATIONS) as url:
         database = Database(url)
         async with database.sessionmaker() as session, session.begin():
             await import_catalog(session, parse_catalog(CATALOG))
@@ -95,10 +92,7 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 async def client(app: FastAPI, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    async def override() -> AsyncIterator[AsyncSession]:
-        yield session
-
-    app.dependency_overrides[get_session] = override
+    use_session(app, session)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://catalog.test") as client:
         yield client

@@ -4,7 +4,6 @@ These tests commit (an import must be seen by the cache's own connection), so th
 on a database of their own rather than in the rolled-back transaction.
 """
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -17,8 +16,7 @@ from catalog_service.cli import MIGRATIONS
 from catalog_service.config import CatalogSettings
 from catalog_service.importer import import_catalog, parse_catalog
 from catalog_service.main import create_app
-from shared.migrations import upgrade
-from shared.testing import temporary_database
+from shared.testing import migrated_database
 from tests.conftest import CATALOG
 
 
@@ -29,8 +27,7 @@ async def import_committed(app: FastAPI, raw: dict) -> None:
 
 @pytest.fixture
 async def app() -> AsyncIterator[FastAPI]:
-    async with temporary_database("catalog_cache") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("catalog_cache", MIGRATIONS) as url:
         settings = CatalogSettings(
             database_url=url, environment="test", cache_check_interval_seconds=0
         )
@@ -124,8 +121,7 @@ async def test_the_host_is_part_of_the_key(client: httpx.AsyncClient) -> None:
 
 
 async def test_switched_off_it_still_revalidates(queries: list[str]) -> None:
-    async with temporary_database("catalog_nocache") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("catalog_nocache", MIGRATIONS) as url:
         app = create_app(CatalogSettings(database_url=url, cache_enabled=False))
         await import_committed(app, CATALOG)
         transport = httpx.ASGITransport(app=app)

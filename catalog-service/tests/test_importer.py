@@ -4,8 +4,6 @@ import re
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +11,7 @@ from catalog_service import cli
 from catalog_service.generate import generate_file
 from catalog_service.importer import CatalogFileError, import_catalog, load_file, parse_catalog
 from catalog_service.models import Genre, Movie, metadata
-from shared.db import create_engine
-from shared.migrations import upgrade
-from shared.testing import temporary_database
+from shared.testing import schema_drift, temporary_database
 from tests.conftest import CATALOG, MOVIES
 
 COURSE_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "skypro-fixtures.json"
@@ -143,12 +139,4 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
 
 
 async def test_migrations_match_the_models() -> None:
-    async with temporary_database("catalog_schema") as url:
-        await asyncio.to_thread(upgrade, cli.MIGRATIONS, url)
-        engine = create_engine(url)
-        async with engine.connect() as connection:
-            diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-        await engine.dispose()
-    assert diff == []
+    assert await schema_drift(cli.MIGRATIONS, metadata) == []

@@ -3,20 +3,31 @@
 - `temporary_database(service)`: a fresh, empty database for one test session: a SQLite
   file by default, or a new PostgreSQL database when `TEST_DATABASE_URL` names a server
   (`postgresql://postgres@127.0.0.1:5432/postgres`); dropped afterwards.
+- `migrated_database(service, migrations)`: the same, brought to the latest schema.
 - `rolled_back_session(engine)`: a session inside a transaction that is rolled back, so
   each test sees the same data whatever the others did. The session's own commits
   become savepoints.
+- `use_session(app, session)`: the app's session dependency answers with that session.
+- `schema_drift(migrations, metadata)`: what the migrations and the models disagree on.
 """
 
+import asyncio
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import make_url, text
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi import FastAPI
+from sqlalchemy import MetaData, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+from shared.db import create_engine, get_session
+from shared.migrations import upgrade
 
 TEST_DATABASE_ENV = "TEST_DATABASE_URL"
 
@@ -62,3 +73,38 @@ async def rolled_back_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession
         finally:
             await session.close()
             await transaction.rollback()
+
+
+@asynccontextmanager
+async def migrated_database(service: str, migrations: Path) -> AsyncIterator[str]:
+    async with temporary_database(service) as url:
+        await asyncio.to_thread(upgrade, migrations, url)
+        yield url
+
+
+def use_session(app: FastAPI, session: AsyncSession) -> None:
+    """Swap the app's session for the test's, committing and rolling back as
+    `shared.db.get_session` does (its commits are savepoints of the test's transaction)."""
+
+    async def override() -> AsyncIterator[AsyncSession]:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+    app.dependency_overrides[get_session] = override
+
+
+async def schema_drift(migrations: Path, metadata: MetaData) -> list[Any]:
+    """Alembic's list of differences between the migrated schema and the models."""
+    async with migrated_database("schema", migrations) as url:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(
+                    lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                )
+        finally:
+            await engine.dispose()

@@ -6,7 +6,6 @@ faked at the HTTP boundary (tests/fakes.py); tokens are minted here with the sha
 Tests that need real commits (the races) make their own database: see `committing_app`.
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -15,11 +14,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.db import Database, get_session
+from shared.db import Database
 from shared.http import create_client
 from shared.jwt import JwtSettings, TokenCodec, TokenType
-from shared.migrations import upgrade
-from shared.testing import rolled_back_session, temporary_database
+from shared.testing import migrated_database, rolled_back_session, use_session
 from tests.fakes import AUTH_URL, CATALOG_URL, INTERNAL_TOKEN, FakeAuth, FakeCatalog, Upstream
 from user_service.cli import MIGRATIONS
 from user_service.config import UserSettings
@@ -82,8 +80,7 @@ async def http_client(upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    async with temporary_database("user") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("user", MIGRATIONS) as url:
         yield url
 
 
@@ -133,10 +130,7 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(
     app: FastAPI, session: AsyncSession, catalog: FakeCatalog, auth_service: FakeAuth
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async def override() -> AsyncIterator[AsyncSession]:
-        yield session
-
-    app.dependency_overrides[get_session] = override
+    use_session(app, session)
     app.state.genre_cache.clear()
     async with serve(app) as client:
         yield client
@@ -151,8 +145,7 @@ async def committing_app(
     auth_service: FakeAuth,
 ) -> AsyncIterator[FastAPI]:
     """An app on a database of its own, whose sessions really commit (no overrides)."""
-    async with temporary_database("user_race") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
+    async with migrated_database("user_race", MIGRATIONS) as url:
         application = create_app(
             user_settings(url), jwt_settings=jwt_settings, http_client=http_client
         )

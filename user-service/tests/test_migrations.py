@@ -1,25 +1,12 @@
 import asyncio
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-
-from shared.db import create_engine
-from shared.migrations import upgrade
-from shared.testing import temporary_database
+from shared.testing import schema_drift, temporary_database
 from user_service.cli import MIGRATIONS, main
 from user_service.models import metadata
 
 
 async def test_migrations_match_the_models() -> None:
-    async with temporary_database("user_schema") as url:
-        await asyncio.to_thread(upgrade, MIGRATIONS, url)
-        engine = create_engine(url)
-        async with engine.connect() as connection:
-            diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
-            )
-        await engine.dispose()
-    assert diff == []
+    assert await schema_drift(MIGRATIONS, metadata) == []
 
 
 async def test_migrate_command_is_repeatable(capsys) -> None:

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from shared.db import get_session
 from shared.jwt import JwtSettings, TokenCodec, TokenType
+from shared.testing import use_session
 from tests.conftest import JWT_SECRET, serve, user_settings
 from user_service.main import create_app
 from user_service.models import Profile
@@ -204,10 +204,7 @@ async def test_asymmetric_mode_verifies_with_the_public_key_only(
         http_client=http_client,
     )
 
-    async def override():
-        yield session
-
-    app.dependency_overrides[get_session] = override
+    use_session(app, session)
     good = auth_codec.issue(subject="7", email="a@x.io", token_type=TokenType.ACCESS).token
     # The classic confusion attack: HS256 "signed" with the public key as the secret.
     head = b64(json.dumps({"alg": "HS256", "typ": "at+jwt"}).encode())

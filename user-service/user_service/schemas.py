@@ -133,28 +133,3 @@ def _one_of(first: str | None, second: str | None, name: str, alias: str, which:
         message = f"The {which} password is required (as {name} or {alias})."
         raise ValidationFailed([FieldError(field=name, message=message)])
     return value
-
-
-class GenreOut(BaseModel):
-    id: int
-    name: str
-
-
-class DirectorOut(BaseModel):
-    id: int
-    name: str
-
-
-class MovieOut(BaseModel):
-    """A movie as the catalog describes it, passed on unchanged."""
-
-    id: int
-    title: str
-    description: str
-    trailer: str
-    year: int
-    rating: float
-    genre_id: int
-    director_id: int
-    genre: GenreOut
-    director: DirectorOut

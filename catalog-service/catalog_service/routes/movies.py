@@ -5,9 +5,9 @@ from fastapi.responses import JSONResponse
 
 from catalog_service import repository
 from catalog_service.repository import MovieFilters
-from catalog_service.schemas import MovieOut
 from shared.db import INT32_MAX, SessionDep
 from shared.errors import FieldError, NotFound, ValidationFailed, error_responses
+from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
 
 router = APIRouter(prefix="/movies", tags=["movies"])

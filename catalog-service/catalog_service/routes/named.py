@@ -5,9 +5,9 @@ from fastapi.responses import JSONResponse
 
 from catalog_service import repository
 from catalog_service.models import Director, Genre
-from catalog_service.schemas import DirectorOut, GenreOut
 from shared.db import INT32_MAX, SessionDep
 from shared.errors import NotFound, error_responses
+from shared.movies import DirectorOut, GenreOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
 
 

@@ -7,10 +7,10 @@ from fastapi.responses import JSONResponse
 
 from shared.db import INT32_MAX, SessionDep
 from shared.errors import NotFound, error_responses
+from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
 from user_service import repository
 from user_service.deps import CatalogDep, CurrentUser
-from user_service.schemas import MovieOut
 
 router = APIRouter(prefix="/favorites/movies", tags=["favorites"])
 

@@ -1,4 +1,5 @@
-"""The catalog's wire shapes (CONTRACT.md, Catalog)."""
+"""The Movie wire shape (CONTRACT.md, Catalog): served by the catalog, and passed on
+unchanged by the user service's bookmark lists. Documented once, here."""
 
 from pydantic import BaseModel
 
