@@ -5,7 +5,8 @@ row in `catalog_meta` in the same transaction. This middleware keeps the bytes o
 successful GET answer under the request's URL, with the version they were made from; it
 asks the database for the current version at most once per `check_interval` seconds, and
 drops everything when the version moved. A hit skips routing, validation, the query and
-the serialization: what is left is the ASGI call itself.
+the serialization: what is left is the ASGI call itself. Answers larger than `max_body`
+(the whole list of a big catalog, streamed) pass through as they come, unkept.
 
 Every answer it passes on carries an ETag; a request whose If-None-Match names it gets
 a 304 without a body, cached or not.
@@ -66,12 +67,14 @@ class CatalogCache:
         database: Database,
         enabled: bool = True,
         max_entries: int = 2048,
+        max_body: int = 1024 * 1024,
         check_interval: float = 1.0,
     ) -> None:
         self.app = app
         self.database = database
         self.enabled = enabled
         self.max_entries = max_entries
+        self.max_body = max_body
         self.check_interval = check_interval
         self.entries: OrderedDict[bytes, CachedAnswer] = OrderedDict()
         self.version: int | None = None
@@ -114,26 +117,36 @@ class CatalogCache:
     ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
+        size = 0
+        passing = False  # an error, or a body too large to keep: sent as it comes
 
         async def capture(message: Message) -> None:
-            nonlocal start
+            nonlocal start, size, passing
             if message["type"] == "http.response.start":
                 start = message
-                if message["status"] != 200:  # errors pass untouched and uncached
+                if message["status"] != 200:
+                    passing = True
                     await send(message)
                 return
-            if start is None or start["status"] != 200:
+            if passing or start is None:
                 await send(message)
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
             if message.get("more_body", False):
+                if size > self.max_body:
+                    passing = True
+                    await send(start)
+                    await send({"type": "http.response.body", "body": b"".join(chunks),
+                                "more_body": True})  # fmt: skip
+                    chunks.clear()
                 return
             body = b"".join(chunks)
             headers = tuple(
                 (name, value) for name, value in start["headers"] if name in _KEPT_HEADERS
             )
             answer = CachedAnswer(body=body, headers=headers, etag=_etag(body))
-            if self.enabled and scope["method"] == "GET":
+            if self.enabled and scope["method"] == "GET" and size <= self.max_body:
                 self.entries[key] = answer
                 if len(self.entries) > self.max_entries:
                     self.entries.popitem(last=False)

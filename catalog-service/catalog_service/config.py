@@ -14,5 +14,6 @@ class CatalogSettings(ServiceSettings):
     # Serialized answers kept in memory (catalog_service/cache.py).
     cache_enabled: bool = True
     cache_max_entries: int = Field(default=2048, ge=1)
+    cache_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
     # How stale an answer may be after an import, in seconds.
     cache_check_interval_seconds: float = Field(default=1.0, ge=0)

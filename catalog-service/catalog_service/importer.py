@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.models import CatalogMeta, Director, Genre, Movie, search_key
@@ -119,6 +119,23 @@ def parse_catalog(raw: Any, *, source: str = "catalog") -> CatalogFile:
     return catalog
 
 
+# Every movie's position in the two list orders (see models.Movie). UPDATE ... FROM works
+# on PostgreSQL and on SQLite 3.33+.
+_RERANK = text(
+    """
+    UPDATE movies SET store_rank = ranked.store, new_rank = ranked.new
+    FROM (
+        SELECT id,
+               ROW_NUMBER() OVER (ORDER BY id) AS store,
+               ROW_NUMBER() OVER (ORDER BY year DESC, id DESC) AS new
+        FROM movies
+    ) AS ranked
+    WHERE movies.id = ranked.id
+      AND (movies.store_rank <> ranked.store OR movies.new_rank <> ranked.new)
+    """
+)
+
+
 def _movie_row(movie: MovieIn) -> dict[str, Any]:
     return {**movie.model_dump(), "search_title": search_key(movie.title)}
 
@@ -205,6 +222,9 @@ async def import_catalog(
         )
         report.tables["genres"].deleted = await _delete_missing(session, genres, genre_ids)
         report.tables["directors"].deleted = await _delete_missing(session, directors, director_ids)
+    movies_report = report.tables["movies"]
+    if movies_report.added or movies_report.updated or movies_report.deleted:
+        await session.execute(_RERANK)
     if report.changed:
         await session.execute(update(CatalogMeta).values(version=CatalogMeta.version + 1))
     await session.flush()

@@ -20,6 +20,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         database=database,
         enabled=settings.cache_enabled,
         max_entries=settings.cache_max_entries,
+        max_body=settings.cache_max_body_bytes,
         check_interval=settings.cache_check_interval_seconds,
     )
     return create_service_app(

@@ -40,14 +40,28 @@ class Movie(CatalogBase):
     trailer: Mapped[str] = mapped_column(String(500), default="")
     year: Mapped[int] = mapped_column(Integer)
     rating: Mapped[float] = mapped_column(Float)
-    genre_id: Mapped[int] = mapped_column(ForeignKey("genres.id"), index=True)
-    director_id: Mapped[int] = mapped_column(ForeignKey("directors.id"), index=True)
+    genre_id: Mapped[int] = mapped_column(ForeignKey("genres.id"))
+    director_id: Mapped[int] = mapped_column(ForeignKey("directors.id"))
+    # Each movie's position in the two orders the API lists in, 1..n, recomputed by
+    # every import that changes the catalog. A page is then a range of positions found
+    # through an index, as quick at page 8,000 as at page 1 (OFFSET would walk every
+    # row before it).
+    store_rank: Mapped[int] = mapped_column(Integer, server_default="0")  # id ascending
+    new_rank: Mapped[int] = mapped_column(Integer, server_default="0")  # year, id descending
 
     genre: Mapped[Genre] = relationship(lazy="raise")
     director: Mapped[Director] = relationship(lazy="raise")
 
-    # "status=new" walks this index backwards: year desc, then id desc.
-    __table_args__ = (Index("ix_movies_year_id", "year", "id"),)
+    __table_args__ = (
+        Index("ix_movies_store_rank", "store_rank"),
+        Index("ix_movies_new_rank", "new_rank"),
+        # Filtered lists walk these in either order.
+        Index("ix_movies_genre_store", "genre_id", "store_rank"),
+        Index("ix_movies_genre_new", "genre_id", "new_rank"),
+        Index("ix_movies_director_store", "director_id", "store_rank"),
+        Index("ix_movies_director_new", "director_id", "new_rank"),
+        Index("ix_movies_year_store", "year", "store_rank"),
+    )
 
 
 class CatalogMeta(CatalogBase):

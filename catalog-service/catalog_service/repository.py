@@ -4,13 +4,16 @@ The lists select columns rather than ORM objects: a page is read and serialized
 without building an identity map, which matters for the full list.
 """
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog_service.models import Director, Genre, Movie, search_key
+from shared.db import Database
 from shared.pagination import Page
 
 Record = dict[str, Any]
@@ -78,14 +81,24 @@ def _movies_select() -> AnySelect:
     )
 
 
-def _paged(query: _Q, page: Page) -> _Q:
+def _paged(query: _Q, page: Page) -> _Q:  # genres and directors: short lists
     if page.number is None:
         return query
     return query.offset(page.offset).limit(page.limit)
 
 
+def _order(filters: MovieFilters) -> InstrumentedAttribute[int]:
+    # The rank columns hold the positions in the two orders (id ascending; year, then id,
+    # descending), so ordering by them is ordering by what they stand for.
+    return Movie.new_rank if filters.newest_first else Movie.store_rank
+
+
 async def count_movies(session: AsyncSession, filters: MovieFilters) -> int:
-    query = select(func.count()).select_from(Movie).where(*filters.conditions())
+    conditions = filters.conditions()
+    if not conditions:  # the ranks run 1..n: the highest one is the count, from an index
+        query = select(func.coalesce(func.max(Movie.store_rank), 0))
+    else:
+        query = select(func.count()).select_from(Movie).where(*conditions)
     return (await session.execute(query)).scalar_one()
 
 
@@ -96,10 +109,29 @@ async def list_movies(
     total = await count_movies(session, filters)
     if total == 0 or page.is_past(total):
         return [], total
-    order = (Movie.year.desc(), Movie.id.desc()) if filters.newest_first else (Movie.id,)
-    query = _paged(_movies_select().where(*filters.conditions()).order_by(*order), page)
+    conditions, order = filters.conditions(), _order(filters)
+    query = _movies_select().where(*conditions).order_by(order)
+    if page.number is not None:
+        if conditions:
+            query = query.offset(page.offset).limit(page.limit)
+        else:  # a range of positions: as quick at any depth
+            query = query.where(order > page.offset).limit(page.limit)
     rows = await session.execute(query)
     return [_movie_record(row) for row in rows], total
+
+
+async def stream_movies(
+    database: Database, filters: MovieFilters, batch: int = 1000
+) -> AsyncIterator[list[Record]]:
+    """Every movie matching `filters`, in batches, from a connection of its own.
+
+    For the whole list without `page`: memory holds one batch, not the catalog.
+    """
+    query = _movies_select().where(*filters.conditions()).order_by(_order(filters))
+    async with database.engine.connect() as connection:
+        result = await connection.stream(query.execution_options(yield_per=batch))
+        async for rows in result.partitions(batch):
+            yield [_movie_record(row) for row in rows]
 
 
 async def get_movie(session: AsyncSession, movie_id: int) -> Record | None:

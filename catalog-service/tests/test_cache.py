@@ -131,3 +131,18 @@ async def test_switched_off_it_still_revalidates(queries: list[str]) -> None:
         await app.state.database.dispose()
     assert queries == ["list_named", "list_named"]
     assert second.status_code == 304
+
+
+async def test_a_body_too_large_to_keep_streams_through(queries: list[str]) -> None:
+    async with migrated_database("catalog_bigbody", MIGRATIONS) as url:
+        app = create_app(CatalogSettings(database_url=url, cache_max_body_bytes=100))
+        await import_committed(app, CATALOG)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c.test") as client:
+            first = await client.get("/movies/?page=1")
+            second = await client.get("/movies/?page=1")
+        await app.state.database.dispose()
+    assert queries == ["list_movies", "list_movies"]
+    assert first.json() == second.json()
+    assert len(first.json()) == 12
+    assert first.headers["etag"] == second.headers["etag"]  # revalidation still works

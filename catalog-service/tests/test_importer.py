@@ -11,6 +11,8 @@ from catalog_service import cli
 from catalog_service.generate import generate_file
 from catalog_service.importer import CatalogFileError, import_catalog, load_file, parse_catalog
 from catalog_service.models import Genre, Movie, metadata
+from catalog_service.repository import MovieFilters, list_movies
+from shared.pagination import Page
 from shared.testing import schema_drift, temporary_database
 from tests.conftest import CATALOG, MOVIES
 
@@ -140,3 +142,17 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
 
 async def test_migrations_match_the_models() -> None:
     assert await schema_drift(cli.MIGRATIONS, metadata) == []
+
+
+async def test_ranks_follow_every_import(session: AsyncSession) -> None:
+    newest = {**MOVIES[0], "id": 600, "title": "Самый новый", "year": 2026}
+    await import_catalog(session, parse_catalog({"movies": [newest]}))
+    first, total = await list_movies(session, MovieFilters(newest_first=True), Page(1))
+    assert first[0]["id"] == 600
+    assert total == len(MOVIES) + 1
+    last, _ = await list_movies(session, MovieFilters(), Page(3))
+    assert [m["id"] for m in last] == [*range(25, 31), 600]
+    await import_catalog(session, parse_catalog(CATALOG), replace=True)
+    again, total = await list_movies(session, MovieFilters(newest_first=True), Page(1))
+    assert total == len(MOVIES)
+    assert again[0]["id"] != 600

@@ -1,8 +1,11 @@
+import json
 import re
 
 import httpx
 import pytest
 
+from catalog_service.repository import MovieFilters, stream_movies
+from catalog_service.routes.movies import json_array
 from tests.conftest import DIRECTORS, GENRES, MOVIES
 
 GENRE_NAMES = {g["id"]: g["name"] for g in GENRES}
@@ -251,3 +254,16 @@ async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
     assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
     hostile = await client.get("/genres/", headers={"X-Request-ID": "x\tinjected line"})
     assert hostile.headers["x-request-id"] != "x\tinjected line"
+
+
+async def test_whole_list_streams_in_batches(app) -> None:
+    database = app.state.database
+    for filters in (MovieFilters(), MovieFilters(newest_first=True), MovieFilters(genre_id=2)):
+        chunks = [c async for c in json_array(stream_movies(database, filters, batch=7))]
+        assert len(chunks) > 2
+        movies = json.loads(b"".join(chunks))
+        keep = [m for m in MOVIES if filters.genre_id in (None, m["genre_id"])]
+        wanted = newest_first(keep) if filters.newest_first else [m["id"] for m in keep]
+        assert [m["id"] for m in movies] == wanted
+    empty = [c async for c in json_array(stream_movies(database, MovieFilters(genre_id=4)))]
+    assert b"".join(empty) == b"[]"

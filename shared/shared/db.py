@@ -89,6 +89,9 @@ def get_database(request: Request) -> Database:
     return database
 
 
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with get_database(request).sessionmaker() as session:
         try:

@@ -1,11 +1,11 @@
 """Liveness and readiness, the same in every service (not routed by the gateway)."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from shared.db import Database, get_database
+from shared.db import DatabaseDep
 from shared.errors import ServiceUnavailable, error_responses
 
 
@@ -22,7 +22,7 @@ def health_router() -> APIRouter:
         return Health(status="ok")
 
     @router.get("/health/ready", responses=error_responses(503))
-    async def read_readiness(database: Annotated[Database, Depends(get_database)]) -> Health:
+    async def read_readiness(database: DatabaseDep) -> Health:
         """The service can do its work: its database answers."""
         if not await database.ping():
             raise ServiceUnavailable("The database does not answer.")

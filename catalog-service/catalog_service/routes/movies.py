@@ -1,11 +1,13 @@
+import json
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from catalog_service import repository
-from catalog_service.repository import MovieFilters
-from shared.db import INT32_MAX, SessionDep
+from catalog_service.repository import MovieFilters, Record
+from shared.db import INT32_MAX, DatabaseDep, SessionDep
 from shared.errors import FieldError, NotFound, ValidationFailed, error_responses
 from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
@@ -44,6 +46,7 @@ def parse_ids(raw: str) -> tuple[int, ...]:
 async def list_movies(
     request: Request,
     session: SessionDep,
+    database: DatabaseDep,
     page: PageDep,
     genre_id: IdFilter = None,
     director_id: IdFilter = None,
@@ -56,7 +59,7 @@ async def list_movies(
     ] = None,
     status: Annotated[str | None, Query(max_length=50, description="`new`: newest first.")] = None,
     state: Annotated[str | None, Query(max_length=50, description="Alias of `status`.")] = None,
-) -> JSONResponse:
+) -> Response:
     """Movies in store order, or newest first with `status=new`; filters combine."""
     filters = MovieFilters(
         genre_id=genre_id,
@@ -66,8 +69,26 @@ async def list_movies(
         ids=parse_ids(ids) if ids is not None else None,
         newest_first="new" in (status, state),
     )
+    if page.number is None:  # the whole list: streamed, however long it is
+        total = await repository.count_movies(session, filters)
+        return StreamingResponse(
+            json_array(repository.stream_movies(database, filters)),
+            media_type="application/json",
+            headers=pagination_headers(request.url, page, total),
+        )
     movies, total = await repository.list_movies(session, filters, page)
     return JSONResponse(movies, headers=pagination_headers(request.url, page, total))
+
+
+async def json_array(batches: AsyncIterator[list[Record]]) -> AsyncIterator[bytes]:
+    """`[` + the batches' records, comma-separated + `]`, one chunk a batch."""
+    separator = b"["
+    async for batch in batches:
+        if batch:
+            encoded = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
+            yield separator + encoded[1:-1].encode()
+            separator = b","
+    yield b"[]" if separator == b"[" else b"]"
 
 
 @router.get("/{movie_id}", response_model=MovieOut, responses=error_responses(404, 422))
