@@ -23,6 +23,8 @@ import jwt
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.db import INT32_MAX
+
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_LENGTH = 4096  # ours are ~400 bytes; anything far larger is not ours
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "please-change", "placeholder"}
@@ -157,8 +159,11 @@ class TokenCodec:
         if header.get("typ") != _HEADER_TYP[token_type] or payload.get("type") != token_type:
             raise TokenError(f"wrong token type, expected {token_type}")
         sub, email, jti = payload["sub"], payload["email"], payload["jti"]
+        # Subjects are user ids: 32-bit database keys, written in ASCII digits.
         if not (isinstance(sub, str) and sub.isascii() and sub.isdigit()):
             raise TokenError("bad subject claim")
+        if not 1 <= int(sub) <= INT32_MAX:
+            raise TokenError("subject out of range")
         if not isinstance(email, str):
             raise TokenError("bad email claim")
         if not isinstance(jti, str):

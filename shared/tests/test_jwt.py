@@ -87,3 +87,10 @@ def test_verifier_without_signing_key_cannot_sign() -> None:
     verifier = TokenCodec(JwtSettings(secret=SECRET))
     with pytest.raises(RuntimeError):
         verifier.issue(subject="1", email="a@x.io", token_type=TokenType.ACCESS)
+
+
+@pytest.mark.parametrize("sub", ["0", "2147483648", "99999999999999999999"])
+def test_subject_must_be_a_user_id(codec: TokenCodec, sub: str) -> None:
+    token = codec.issue(subject=sub, email="a@x.io", token_type=TokenType.ACCESS).token
+    with pytest.raises(TokenError):
+        codec.verify(token, TokenType.ACCESS)
