@@ -1,6 +1,6 @@
 # The two commands that matter: `make run` and `make test`. Both prepare a fresh
 # machine first (virtual environment, packages, nginx) through scripts/bootstrap.sh.
-.PHONY: run test test-postgres lint format bootstrap import clean
+.PHONY: run test test-postgres check-deploy lint format bootstrap import clean
 
 VENV := .venv/bin
 
@@ -19,7 +19,12 @@ lint: bootstrap
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy shared/shared catalog-service/catalog_service auth-service/auth_service \
-		user-service/user_service gateway/render.py gateway/tests scripts/stack.py
+		user-service/user_service gateway/render.py gateway/tests scripts/stack.py \
+		scripts/check_deploy.py deploy/tests
+
+# docker-compose.yml and the Dockerfiles, checked without Docker (also a test suite).
+check-deploy: bootstrap
+	$(VENV)/python scripts/check_deploy.py
 
 format: bootstrap
 	$(VENV)/ruff check --fix .

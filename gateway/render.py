@@ -1,12 +1,20 @@
-"""Render the gateway's nginx configuration for a local run.
+"""Render the gateway's nginx configuration, for a local run or as the Docker image does.
 
 The template (``nginx/gateway.conf.template``) is for nginx's http context and uses
 envsubst placeholders (``${NAME}``), so the same file also works with the official nginx
-Docker image's template mechanism. This module substitutes the placeholders and writes a
-complete main configuration that runs nginx in the foreground as an ordinary process::
+Docker image's template mechanism. Beside it, one small template per mode says where the
+services are (``nginx/upstreams.MODE.conf.template``):
 
-    python gateway/render.py --out DIR        # prints DIR/nginx.conf
+- ``local``: upstream groups with keep-alive, addresses resolved once at start;
+- ``compose``: service names resolved again at request time through Docker's DNS, so
+  that replicas added with ``docker compose up --scale`` get traffic.
+
+This module substitutes the placeholders and writes a complete main configuration that
+runs nginx in the foreground as an ordinary process::
+
+    python gateway/render.py --out DIR                 # prints DIR/nginx.conf
     nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'
+    python gateway/render.py --out DIR --mode compose  # what the image runs, for nginx -t
 
 Standard library only: the local runner imports it before any virtual environment exists.
 """
@@ -22,8 +30,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 GATEWAY_DIR = Path(__file__).resolve().parent
-TEMPLATE_PATH = GATEWAY_DIR / "nginx" / "gateway.conf.template"
+NGINX_DIR = GATEWAY_DIR / "nginx"
+TEMPLATE_PATH = NGINX_DIR / "gateway.conf.template"
 WEB_ROOT = GATEWAY_DIR / "web"
+
+MODES = ("local", "compose")
+UPSTREAMS_TEMPLATES = {mode: NGINX_DIR / f"upstreams.{mode}.conf.template" for mode in MODES}
 
 PLACEHOLDERS = (
     "GATEWAY_PORT",
@@ -33,6 +45,7 @@ PLACEHOLDERS = (
     "WEB_ROOT",
     "CORS_ALLOW_ORIGIN",
     "GATEWAY_UPSTREAM_TIMEOUT",
+    "GATEWAY_RESOLVER",
 )
 
 _DEFAULTS = {
@@ -43,6 +56,7 @@ _DEFAULTS = {
     "WEB_ROOT": str(WEB_ROOT),
     "CORS_ALLOW_ORIGIN": "*",
     "GATEWAY_UPSTREAM_TIMEOUT": "30s",
+    "GATEWAY_RESOLVER": "127.0.0.11",  # Docker's embedded DNS (compose mode only)
 }
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -151,19 +165,28 @@ def _user_directive(out_dir: Path) -> str:
     return f"user {user} {group};\n"
 
 
-def write_local_config(out_dir: Path, values: Mapping[str, str] | None = None) -> Path:
-    """Write ``out_dir/gateway.conf`` and ``out_dir/nginx.conf``; return the latter's path.
+def write_local_config(
+    out_dir: Path, values: Mapping[str, str] | None = None, *, mode: str = "local"
+) -> Path:
+    """Write ``out_dir/nginx.conf`` and the two files it includes; return its path.
 
-    *values* override :func:`defaults` (pass only what differs). nginx.conf has no
-    ``daemon`` directive: start it with ``-g 'daemon off;'``.
+    ``gateway.conf`` is the rendered template, ``upstreams.conf`` the rendered upstreams
+    template of *mode* (``local`` or ``compose``). *values* override :func:`defaults`
+    (pass only what differs). nginx.conf has no ``daemon`` directive: start it with
+    ``-g 'daemon off;'``.
     """
+    if mode not in UPSTREAMS_TEMPLATES:
+        raise RenderError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     merged = {**defaults(), **(values or {})}
     gateway_conf = out_dir / "gateway.conf"
-    gateway_conf.write_text(
-        render(TEMPLATE_PATH.read_text(encoding="utf-8"), merged), encoding="utf-8"
-    )
+    upstreams_conf = out_dir / "upstreams.conf"
+    for template, target in (
+        (TEMPLATE_PATH, gateway_conf),
+        (UPSTREAMS_TEMPLATES[mode], upstreams_conf),
+    ):
+        target.write_text(render(template.read_text(encoding="utf-8"), merged), encoding="utf-8")
 
     temp_root = out_dir / "temp"
     for name in TEMP_DIRS:
@@ -172,7 +195,7 @@ def write_local_config(out_dir: Path, values: Mapping[str, str] | None = None) -
 
     nginx_conf = out_dir / "nginx.conf"
     nginx_conf.write_text(
-        "# Written by gateway/render.py for a local run; start with -g 'daemon off;'.\n"
+        f"# Written by gateway/render.py ({mode} mode); start with -g 'daemon off;'.\n"
         + _user_directive(out_dir)
         + "worker_processes 1;\n"
         f"pid {out_dir / 'nginx.pid'};\n"
@@ -188,6 +211,7 @@ def write_local_config(out_dir: Path, values: Mapping[str, str] | None = None) -
         "    access_log off;  # the gateway's server logs JSON lines to stdout\n"
         "    sendfile on;\n"
         f"{temp_paths}"
+        f"    include {upstreams_conf};\n"
         f"    include {gateway_conf};\n"
         "}\n",
         encoding="utf-8",
@@ -197,15 +221,22 @@ def write_local_config(out_dir: Path, values: Mapping[str, str] | None = None) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Render the gateway's nginx configuration for a local run.",
+        description="Render the gateway's nginx configuration.",
         epilog="Then: nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'",
     )
     parser.add_argument(
         "--out", required=True, type=Path, help="folder for nginx.conf, gateway.conf, temp files"
     )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="local",
+        help="local: upstream groups with keep-alive (default); compose: names resolved "
+        "at request time by GATEWAY_RESOLVER, as in the Docker image",
+    )
     args = parser.parse_args(argv)
     try:
-        path = write_local_config(args.out, defaults())
+        path = write_local_config(args.out, defaults(), mode=args.mode)
     except RenderError as error:
         print(f"render.py: {error}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ fi
 # Reinstall when any dependency list changed since the last install.
 stamp=.venv/.installed
 wanted=$(cat requirements-dev.txt constraints.txt tests-e2e/requirements.txt \
+    tests-e2e/requirements-browser.txt \
     shared/pyproject.toml ./*-service/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "installing the packages into .venv"
@@ -39,5 +40,20 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     else
         echo "nginx is needed: sudo apt-get install nginx-light (Debian/Ubuntu), brew install nginx (macOS)." >&2
         exit 1
+    fi
+fi
+
+# The browser tests (tests-e2e/browser) drive the system's Chromium: Playwright's own
+# browser download is not used. Without it they are skipped (CI requires them).
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium (for the browser tests)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq chromium >/dev/null || {
+            apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+        }
+    else
+        echo "note: no /usr/bin/chromium, so the browser tests will be skipped" \
+            "(Debian/Ubuntu: sudo apt-get install chromium)." >&2
     fi
 fi

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-SUITES=${SUITES:-"shared catalog-service auth-service user-service gateway tests-e2e"}
+SUITES=${SUITES:-"shared catalog-service auth-service user-service gateway deploy tests-e2e"}
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 failed=()

@@ -7,6 +7,7 @@ import secrets
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -256,3 +257,19 @@ async def test_malformed_refresh_tokens_are_refused(client, token) -> None:
     response = await refresh(client, token)
     assert response.status_code in (401, 422)
     assert response.json()["code"] in ("invalid_token", "validation_error")
+
+
+async def test_reuse_and_failed_logins_are_counted(client, pair) -> None:
+    def value(name: str) -> float:
+        return REGISTRY.get_sample_value(name) or 0.0
+
+    reuses, failures = value("refresh_reuse_detections_total"), value("login_failures_total")
+    assert (await refresh(client, pair["refresh_token"])).status_code == 200
+    assert_invalid_token(await refresh(client, pair["refresh_token"]))  # cuts the family off
+    assert_invalid_token(await refresh(client, pair["refresh_token"]))  # nothing live is left
+    assert value("refresh_reuse_detections_total") == reuses + 1
+    wrong = await client.post("/auth/login/", json={"email": "pair@x.io", "password": "x" * 9})
+    assert wrong.status_code == 401
+    assert value("login_failures_total") == failures + 1
+    metrics = await client.get("/metrics")
+    assert "refresh_reuse_detections_total" in metrics.text

@@ -67,7 +67,7 @@ class _StubServer(ThreadingHTTPServer):
         self.stub = stub
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", stub.port), _EchoHandler)
+        super().__init__((stub.host, stub.port), _EchoHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Quiet: a client (nginx) that gave up on a slow answer is expected here."""
@@ -132,9 +132,10 @@ class _EchoHandler(BaseHTTPRequestHandler):
 class StubUpstream:
     """A stand-in for one service, on a fixed port, in a background thread."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.name = name
-        self.port = free_port()
+        self.host = host
+        self.port = port or free_port()
         self.health_status = 200
         self.delay = 0.0
         self.requests: list[dict[str, Any]] = []
@@ -143,7 +144,7 @@ class StubUpstream:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -195,9 +196,12 @@ class StubUpstream:
 class GatewayProcess:
     """nginx started in the foreground from a configuration that render.py wrote."""
 
-    def __init__(self, nginx: str, workdir: Path, values: dict[str, str]) -> None:
+    def __init__(
+        self, nginx: str, workdir: Path, values: dict[str, str], mode: str = "local"
+    ) -> None:
         self.nginx = nginx
         self.workdir = workdir
+        self.mode = mode
         # Every placeholder explicit: the tests never depend on the caller's environment.
         self.values = {
             "WEB_ROOT": str(render.WEB_ROOT),
@@ -213,7 +217,7 @@ class GatewayProcess:
         self._files: list[IO[bytes]] = []
 
     def start(self) -> GatewayProcess:
-        conf = render.write_local_config(self.workdir, self.values)
+        conf = render.write_local_config(self.workdir, self.values, mode=self.mode)
         stdout = self.stdout_path.open("wb")
         stderr = self.stderr_path.open("wb")
         self._files = [stdout, stderr]
@@ -295,9 +299,9 @@ def start_gateway(nginx_binary: str, tmp_path_factory: pytest.TempPathFactory) -
     """Start extra nginx instances with the given placeholder values; stopped afterwards."""
     started: list[GatewayProcess] = []
 
-    def start(**values: str) -> GatewayProcess:
+    def start(mode: str = "local", **values: str) -> GatewayProcess:
         merged = {"GATEWAY_PORT": str(free_port()), **values}
-        gateway = GatewayProcess(nginx_binary, tmp_path_factory.mktemp("gateway"), merged)
+        gateway = GatewayProcess(nginx_binary, tmp_path_factory.mktemp("gateway"), merged, mode)
         started.append(gateway)
         return gateway.start()
 

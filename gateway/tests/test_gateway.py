@@ -88,6 +88,7 @@ def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> 
         "WEB_ROOT": str(Path(render.__file__).resolve().parent / "web"),
         "CORS_ALLOW_ORIGIN": "*",
         "GATEWAY_UPSTREAM_TIMEOUT": "30s",
+        "GATEWAY_RESOLVER": "127.0.0.11",
     }
     assert Path(render.defaults()["WEB_ROOT"]).is_absolute()
     monkeypatch.setenv("CATALOG_UPSTREAM", "catalog:8001")
@@ -97,36 +98,46 @@ def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> 
     assert values["GATEWAY_UPSTREAM_TIMEOUT"] == "5s"
 
 
+TEMPLATES = [render.TEMPLATE_PATH, *render.UPSTREAMS_TEMPLATES.values()]
+
+
 def test_template_placeholders_are_envsubst_safe() -> None:
-    template = render.TEMPLATE_PATH.read_text(encoding="utf-8")
-    braced = set(re.findall(r"\$\{([^}]*)\}", template))
+    braced: set[str] = set()
+    for path in TEMPLATES:
+        template = path.read_text(encoding="utf-8")
+        braced |= set(re.findall(r"\$\{([^}]*)\}", template))
+        # nginx variables are lower case and never braced: envsubst (given the container's
+        # environment variable names, which are upper case) must leave them alone.
+        bare = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", template))
+        assert all(name == name.lower() for name in bare), (path.name, bare)
     assert braced == set(render.PLACEHOLDERS)
-    # nginx variables are lower case and never braced: envsubst (given the container's
-    # environment variable names, which are upper case) must leave them alone.
-    bare = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", template))
-    assert all(name == name.lower() for name in bare), bare
 
 
 @pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (gettext-base) not found")
-def test_template_renders_the_same_with_envsubst_as_the_docker_image_does() -> None:
-    values = {**render.defaults(), "CORS_ALLOW_ORIGIN": "https://kino.example"}
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda path: path.name)
+def test_template_renders_the_same_with_envsubst_as_the_docker_image_does(path: Path) -> None:
+    values = {
+        **render.defaults(),
+        "CORS_ALLOW_ORIGIN": "https://kino.example",
+        "CATALOG_UPSTREAM": "catalog-service:8000",
+    }
     environment = {**os.environ, **values}
     # The image's 20-envsubst-on-templates.sh passes every defined variable name.
     shell_format = " ".join(f"${{{name}}}" for name in environment)
     result = subprocess.run(
         ["envsubst", shell_format],
-        input=render.TEMPLATE_PATH.read_text(encoding="utf-8"),
+        input=path.read_text(encoding="utf-8"),
         capture_output=True,
         text=True,
         env=environment,
         check=True,
     )
-    expected = render.render(render.TEMPLATE_PATH.read_text(encoding="utf-8"), values)
+    expected = render.render(path.read_text(encoding="utf-8"), values)
     assert result.stdout == expected
 
 
-def test_upstreams_keep_connections_and_never_blacklist_a_server() -> None:
-    template = render.TEMPLATE_PATH.read_text(encoding="utf-8")
+def test_local_upstreams_keep_connections_and_never_blacklist_a_server() -> None:
+    template = render.UPSTREAMS_TEMPLATES["local"].read_text(encoding="utf-8")
     blocks = re.findall(r"^upstream (\w+) \{(.*?)^\}", template, re.DOTALL | re.MULTILINE)
     assert {name for name, _ in blocks} == {
         "kinoarchive_catalog",
@@ -138,6 +149,23 @@ def test_upstreams_keep_connections_and_never_blacklist_a_server() -> None:
         assert servers
         assert all("max_fails=0" in server for server in servers)
         assert re.search(r"^\s*keepalive \d+;$", body, re.MULTILINE)
+    for name, _ in blocks:  # the proxy_pass targets name these groups
+        service = name.removeprefix("kinoarchive_")
+        assert re.search(rf"map \"\" \$gw_{service}_upstream \{{\s*default\s+{name};", template)
+
+
+def test_gateway_template_proxies_only_to_the_mode_variables() -> None:
+    template = render.TEMPLATE_PATH.read_text(encoding="utf-8")
+    targets = set(re.findall(r"^\s*proxy_pass (\S+);$", template, re.MULTILINE))
+    assert targets == {
+        f"http://$gw_{service}_upstream{suffix}"
+        for service in ("catalog", "auth", "user")
+        for suffix in ("", "/health/ready")
+    }
+    directives = [
+        line.strip() for line in template.splitlines() if not line.strip().startswith("#")
+    ]
+    assert not any(line.startswith(("upstream ", "resolver ")) for line in directives)
 
 
 def test_local_config_passes_nginx_t(nginx_binary: str, tmp_path: Path) -> None:
@@ -151,6 +179,8 @@ def test_local_config_passes_nginx_t(nginx_binary: str, tmp_path: Path) -> None:
     for name in render.TEMP_DIRS:
         assert f"{name}_temp_path {tmp_path.resolve() / 'temp' / name};" in text
     assert f"include {tmp_path.resolve() / 'gateway.conf'};" in text
+    assert f"include {tmp_path.resolve() / 'upstreams.conf'};" in text
+    assert "upstream kinoarchive_catalog {" in (tmp_path / "upstreams.conf").read_text()
     if os.geteuid() == 0:
         assert re.search(r"^user \S+ \S+;$", text, re.MULTILINE)
     else:

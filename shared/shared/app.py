@@ -1,4 +1,4 @@
-"""The app factory every service builds on: middleware, error handlers, health, lifespan."""
+"""The app factory every service builds on: middleware, errors, health, metrics, lifespan."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -11,6 +11,7 @@ from shared.db import Database
 from shared.errors import install_error_handlers
 from shared.health import health_router
 from shared.logging import RequestContextMiddleware, configure_logging
+from shared.metrics import MetricsMiddleware, metrics_router
 from shared.settings import ServiceSettings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -77,12 +78,15 @@ def create_app(
     app.state.database = database
     install_error_handlers(app)
     app.include_router(health_router())
+    app.include_router(metrics_router(database))
     for router in routers:
         app.include_router(router)
     # Each add wraps what is there: the service's own go innermost, and the request id is
-    # set before anything else runs or logs.
+    # set before anything else runs or logs. The metrics see every request (a service's
+    # cache answers too) with the path the routes see (no trailing slash).
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -27,6 +27,7 @@ from auth_service.tokens import INVALID_TOKEN_MESSAGE
 from shared.db import SessionDep
 from shared.errors import Conflict, Unauthorized, error_responses
 from shared.jwt import TokenType
+from shared.metrics import login_failures_total, refresh_reuse_detections_total
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -70,8 +71,10 @@ async def log_in(
     await session.commit()
     if user is None:
         await passwords.spend_verification(body.password)  # the same work as a wrong password
+        login_failures_total.inc()
         raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
     if not await passwords.verify(user.password_hash, body.password):
+        login_failures_total.inc()
         raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
     await throttle.succeeded(attempt)
     if passwords.needs_rehash(user.password_hash):
@@ -99,7 +102,8 @@ async def refresh_tokens(body: RefreshBody, session: SessionDep, tokens: TokensD
     if family_id is None:
         # Already used (a replay: maybe a stolen copy), revoked, or unknown. The whole
         # family goes, the newest token included; the revocation must outlive the 401.
-        await repository.revoke_family_of(session, claims.jti, now)
+        if await repository.revoke_family_of(session, claims.jti, now):
+            refresh_reuse_detections_total.inc()  # a live family cut off: likely theft
         await session.commit()
         raise Unauthorized(INVALID_TOKEN_MESSAGE, code="invalid_token")
     return await tokens.issue_pair(
