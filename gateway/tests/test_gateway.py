@@ -851,6 +851,11 @@ def test_landing_page(client: httpx.Client) -> None:
     ]:
         assert f"<code>{path}</code>" in page
     assert client.get("/index.html").text == page
-    css = client.get("/style.css")
+    # the web app: its module and stylesheet are served with the right types
+    assert '<script type="module" src="/js/app.js"></script>' in page
+    script = client.get("/js/app.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith(("application/javascript", "text/javascript"))
+    css = client.get("/css/app.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
