@@ -60,6 +60,9 @@ PROCESS_VARIABLES = frozenset(
 )
 PROCESS_PREFIXES = ("UVICORN_",)
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|TOKEN")
+# Secrets that are empty on purpose most of the time: the key being retired during a
+# signing-key rotation (SECURITY.md). Written ${NAME:-}; never given a value in .env.example.
+OPTIONAL_SECRETS = frozenset({"JWT_PREVIOUS_SECRET"})
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}, $NAME, $$
 _INTERPOLATION = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
@@ -183,7 +186,8 @@ def sample_environment(refs: list[Reference]) -> dict[str, str]:
     return {
         ref.name: secrets.token_urlsafe(48)
         for ref in refs
-        if ref.operator in (":?", "?") or SECRET_NAME.search(ref.name)
+        if ref.operator in (":?", "?")
+        or (SECRET_NAME.search(ref.name) and ref.name not in OPTIONAL_SECRETS)
     }
 
 
@@ -551,7 +555,11 @@ def check_secrets(project: Project) -> list[str]:
     for ref in project.references:
         if ref.name not in project.documented:
             problems.append(f"${{{ref.name}}} is used in compose but not in .env.example")
-        if SECRET_NAME.search(ref.name) and ref.operator != ":?":
+        if (
+            SECRET_NAME.search(ref.name)
+            and ref.operator != ":?"
+            and ref.name not in OPTIONAL_SECRETS
+        ):
             problems.append(
                 f"${{{ref.name}}} is a secret: write it ${{{ref.name}:?message}} "
                 "so that compose stops when .env lacks it"

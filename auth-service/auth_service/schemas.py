@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from auth_service.models import EMAIL_MAX_LENGTH
 from shared.jwt import MAX_TOKEN_LENGTH
@@ -22,7 +22,11 @@ def normalize_email(value: str) -> str:
     return email
 
 
-Email = Annotated[str, AfterValidator(normalize_email)]
+Email = Annotated[
+    str,
+    AfterValidator(normalize_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH}),
+]
 # Characters, not bytes; any Unicode; never trimmed, normalized or truncated.
 NewPassword = Annotated[str, Field(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)]
 # What a login may present: the policy may have changed since the password was set.

@@ -66,7 +66,8 @@ async def test_tokens_verify_with_the_public_key_alone(signing) -> None:
     algorithm, client, verifier, _ = signing
     user_id = await register(client, "asym@x.io")
     pair = await login(client, "asym@x.io")
-    assert jwt_parts(pair["access_token"])[0] == {"alg": algorithm, "typ": "at+jwt"}
+    header = jwt_parts(pair["access_token"])[0]
+    assert header == {"alg": algorithm, "typ": "at+jwt", "kid": verifier.key_id}
     claims = verifier.verify(pair["access_token"], TokenType.ACCESS)
     assert claims.user_id == user_id
     assert claims.email == "asym@x.io"

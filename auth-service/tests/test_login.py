@@ -19,6 +19,7 @@ async def test_login_answers_a_token_pair(client, path) -> None:
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
     header, claims, _ = jwt_parts(body["access_token"])
+    assert header.pop("kid")  # the key's fingerprint (shared/tests/test_jwt.py)
     assert header == {"alg": "HS256", "typ": "at+jwt"}
     assert set(claims) == {"sub", "email", "type", "iat", "exp", "jti", "iss"}
     assert claims["sub"] == str(user_id)

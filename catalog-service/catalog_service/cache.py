@@ -10,20 +10,33 @@ the serialization: what is left is the ASGI call itself. Answers larger than `ma
 
 Every answer it passes on carries an ETag; a request whose If-None-Match names it gets
 a 304 without a body, cached or not.
+
+When the version cannot be read (the database is down), requests pass through uncached,
+so every route answers as it would without the cache: `/health` stays 200 and
+`/health/ready` says 503, rather than the cache turning both into a 500.
 """
 
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog_service.models import CatalogMeta
 from shared.db import Database
 
+logger = logging.getLogger(__name__)
+
 _KEPT_HEADERS = {b"content-type", b"x-total-count", b"link"}
+# Only the catalog's own answers are kept: /health/ready must ask the database every
+# time and /metrics must count on (other GETs still get an ETag, made afresh each time).
+_CACHED_PREFIXES = ("/movies", "/genres", "/directors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +114,16 @@ class CatalogCache:
             await self.app(scope, receive, send)
             return
         if_none_match = _header(scope, b"if-none-match")
-        key = b""
-        if self.enabled:
-            await self._current_version()
+        key: bytes | None = None  # None: not to be kept
+        if self.enabled and scope["path"].startswith(_CACHED_PREFIXES):
+            try:
+                await self._current_version()
+            except (SQLAlchemyError, OSError) as exc:
+                logger.warning("catalog version unreadable, answering uncached: %r", exc)
+                self.version = None  # check again on the next request, and start afresh
+                self.entries.clear()
+                await self._pass_through(scope, receive, send, None, if_none_match)
+                return
             key = self._key(scope)
             cached = self.entries.get(key)
             if cached is not None:
@@ -113,7 +133,12 @@ class CatalogCache:
         await self._pass_through(scope, receive, send, key, if_none_match)
 
     async def _pass_through(
-        self, scope: Scope, receive: Receive, send: Send, key: bytes, if_none_match: bytes | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        key: bytes | None,
+        if_none_match: bytes | None,
     ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -146,7 +171,7 @@ class CatalogCache:
                 (name, value) for name, value in start["headers"] if name in _KEPT_HEADERS
             )
             answer = CachedAnswer(body=body, headers=headers, etag=_etag(body))
-            if self.enabled and scope["method"] == "GET" and size <= self.max_body:
+            if key is not None and scope["method"] == "GET" and size <= self.max_body:
                 self.entries[key] = answer
                 if len(self.entries) > self.max_entries:
                     self.entries.popitem(last=False)
@@ -166,3 +191,42 @@ class CatalogCache:
         headers = [*answer.headers, *caching, (b"content-length", str(len(answer.body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else answer.body})
+
+
+_CACHING_HEADERS = {
+    "ETag": {
+        "description": "The answer's version: send it back in `If-None-Match`.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`no-cache`: keep the answer, but revalidate it before use.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+
+
+def document_revalidation(app: FastAPI) -> None:
+    """Add what this middleware answers to every GET of the app's OpenAPI document: the
+    ETag and Cache-Control headers of a 200, and the 304 of a matching If-None-Match."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for item in document.get("paths", {}).values():
+                operation = item.get("get")
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                ok = responses.setdefault("200", {"description": "Successful Response"})
+                ok["headers"] = {**ok.get("headers", {}), **_CACHING_HEADERS}
+                responses["304"] = {
+                    "description": "Not Modified: `If-None-Match` names the current ETag.",
+                    "headers": _CACHING_HEADERS,
+                }
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented recipe

@@ -73,6 +73,16 @@ async def test_a_repeated_request_is_answered_from_memory(
     assert queries == ["list_movies", "list_movies"]
 
 
+async def test_health_and_metrics_are_never_kept(client: httpx.AsyncClient) -> None:
+    # /health/ready must ask the database each time; /metrics must keep counting.
+    await client.get("/genres/")
+    first = await client.get("/metrics")
+    await client.get("/genres/")
+    second = await client.get("/metrics")
+    assert second.text != first.text
+    assert (await client.get("/health/ready")).json() == {"status": "ready"}
+
+
 async def test_an_import_invalidates(app: FastAPI, client: httpx.AsyncClient) -> None:
     before = await client.get("/movies/1/")
     changed = json.loads(json.dumps(CATALOG))
@@ -146,3 +156,32 @@ async def test_a_body_too_large_to_keep_streams_through(queries: list[str]) -> N
     assert first.json() == second.json()
     assert len(first.json()) == 12
     assert first.headers["etag"] == second.headers["etag"]  # revalidation still works
+
+
+async def test_an_unreachable_database_leaves_the_answers_to_the_routes() -> None:
+    """The version check must not turn liveness, or readiness's 503, into a 500."""
+    settings = CatalogSettings(
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none", environment="test"
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://catalog.test") as client:
+        live = await client.get("/health")
+        ready = await client.get("/health/ready")
+    await app.state.database.dispose()
+    assert (live.status_code, live.json()) == (200, {"status": "ok"})
+    assert (ready.status_code, ready.json()["code"]) == (503, "service_unavailable")
+    assert "etag" in live.headers  # still revalidatable, just not kept
+
+
+def test_the_document_tells_of_revalidation() -> None:
+    """Every GET documents the ETag it answers with and the 304 it may give."""
+    settings = CatalogSettings(database_url="sqlite+aiosqlite://", environment="test")
+    paths = create_app(settings).openapi()["paths"]
+    for path in ("/movies", "/movies/{movie_id}", "/genres", "/directors/{record_id}", "/health"):
+        responses = paths[path]["get"]["responses"]
+        assert {"ETag", "Cache-Control"} <= set(responses["200"]["headers"]), path
+        assert "content" not in responses["304"], path
+    assert {"X-Total-Count", "Link", "ETag"} <= set(
+        paths["/movies"]["get"]["responses"]["200"]["headers"]
+    )

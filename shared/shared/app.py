@@ -2,13 +2,14 @@
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.db import Database
-from shared.errors import install_error_handlers
+from shared.errors import ErrorBody, install_error_handlers
 from shared.health import health_router
 from shared.logging import RequestContextMiddleware, configure_logging
 from shared.metrics import MetricsMiddleware, metrics_router
@@ -37,6 +38,44 @@ class TrailingSlashMiddleware:
                 if raw:
                     scope["raw_path"] = raw.rstrip(b"/") or b"/"
         await self.app(scope, receive, send)
+
+
+_ERROR_BODY_REF = "#/components/schemas/ErrorBody"
+# FastAPI's own validation error shapes, which our handler never sends.
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def errors_as_error_body(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the error handlers answer: every 422 is our ErrorBody
+    (`{message, code, errors}`), never FastAPI's default `HTTPValidationError`."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    error_schema = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas.setdefault("ErrorBody", error_schema)
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            answer = (
+                operation.get("responses", {}).get("422") if isinstance(operation, dict) else None
+            )
+            if answer is None:
+                continue
+            answer["description"] = "Unprocessable Content: the request is not valid."
+            answer["content"] = {"application/json": {"schema": {"$ref": _ERROR_BODY_REF}}}
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    return document
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """`app.openapi()` builds FastAPI's document once, then corrects it (see above)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors_as_error_body(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented recipe
 
 
 def create_app(
@@ -77,6 +116,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     install_error_handlers(app)
+    _install_openapi(app)
     app.include_router(health_router())
     app.include_router(metrics_router(database))
     for router in routers:

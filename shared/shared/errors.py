@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("shared.errors")
@@ -153,11 +154,17 @@ def _field_name(loc: Sequence[int | str]) -> str:
     return ".".join(parts) or "body"
 
 
+# FastAPI's answer to a JSON body it cannot decode at all (bytes that are not UTF-8,
+# nesting too deep for the parser): a plain 400, where the contract says 422.
+_UNDECODABLE_BODY = "There was an error parsing the body"
+_INVALID_JSON = "The body is not valid JSON."
+
+
 def validation_errors(exc: RequestValidationError) -> list[FieldError]:
     errors: list[FieldError] = []
     for item in exc.errors():
         if item.get("type") == "json_invalid":
-            errors.append(FieldError(field="body", message="The body is not valid JSON."))
+            errors.append(FieldError(field="body", message=_INVALID_JSON))
             continue
         errors.append(FieldError(field=_field_name(item.get("loc", ())), message=item["msg"]))
     return errors
@@ -177,6 +184,9 @@ async def _request_validation_error(_request: Request, exc: Exception) -> JSONRe
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if status == 400 and exc.detail == _UNDECODABLE_BODY:
+        invalid = ValidationFailed([FieldError(field="body", message=_INVALID_JSON)])
+        return error_response(invalid.status_code, invalid.body())
     code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
     message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     if status == 404 and message == "Not Found":
@@ -186,7 +196,40 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, {"message": message, "code": code}, exc.headers)
 
 
+# PostgreSQL error classes that mean "the server cannot be used now", not "bad query":
+# 08 connection exceptions, 53300 too many connections, 57P01-57P03 shutting down,
+# crashed, starting up (asyncpg raises these unwrapped while it connects).
+_UNREACHABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached: down, restarting, refusing
+    connections, or a connection lost. An outage (503), not a bug (500)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(
+            current,
+            sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError
+            | sa_exc.TimeoutError | OSError,
+        ):  # fmt: skip
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # Reached by every exception no handler took, middleware's included.
+    if database_unreachable(exc):
+        logger.error("database unreachable on %s %s: %r", request.method, request.url.path, exc)
+        error = ServiceUnavailable("The service is temporarily unavailable. Try again shortly.")
+        return error_response(error.status_code, error.body(), error.headers())
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, AppError().body())
 
@@ -198,9 +241,32 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
+# The headers that come with some errors (see the classes above), for the OpenAPI document.
+ERROR_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "`Bearer`: the scheme that the request must authenticate with.",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting the error body for these statuses."""
-    return {
-        status: {"model": ErrorBody, "description": HTTPStatus(status).phrase}
-        for status in statuses
-    }
+    """OpenAPI `responses=` entries documenting the error body (and the headers that go
+    with it: `WWW-Authenticate` on 401, `Retry-After` on 429) for these statuses."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {"model": ErrorBody, "description": HTTPStatus(status).phrase}
+        if status in ERROR_HEADERS:
+            entry["headers"] = ERROR_HEADERS[status]
+        responses[status] = entry
+    return responses

@@ -10,8 +10,15 @@ Keys (environment variables start with JWT_, shared by the services on purpose):
 - HS256 (default): `JWT_SECRET`, at least 32 bytes.
 - RS256 / EdDSA: `JWT_PRIVATE_KEY_FILE` (the auth service only) and
   `JWT_PUBLIC_KEY_FILE` (everyone), PEM files.
+
+Key rotation without logging anyone out: every token names its key in the header's `kid`
+(a fingerprint of the verifying key, so no key needs a name). The signer always uses the
+current key; verifiers also accept the previous one, `JWT_PREVIOUS_SECRET` (HS256) or
+`JWT_PREVIOUS_PUBLIC_KEY_FILE` (RS256 / EdDSA), while it is set. A token without `kid`
+(issued before key ids) is tried against both. The procedure is in SECURITY.md.
 """
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import jwt
-from pydantic import SecretStr, model_validator
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.db import INT32_MAX
@@ -51,24 +58,45 @@ class JwtSettings(BaseSettings):
     secret: SecretStr | None = None
     private_key_file: Path | None = None
     public_key_file: Path | None = None
+    # The key being retired during a rotation: still accepted, never used to sign.
+    previous_secret: SecretStr | None = None
+    previous_public_key_file: Path | None = None
     issuer: str = "kinoarchive"
     access_ttl_seconds: int = 15 * 60
     refresh_ttl_seconds: int = 30 * 24 * 3600
     leeway_seconds: int = 10
+
+    @field_validator("previous_secret", "previous_public_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _keys_present(self) -> Self:
         if self.algorithm == "HS256":
             if self.secret is None:
                 raise ValueError("JWT_SECRET is not set (make run keeps one in the data folder).")
-            value = self.secret.get_secret_value()
-            if value.strip().lower() in _PLACEHOLDERS:
-                raise ValueError("JWT_SECRET is a placeholder; set a random secret.")
-            if len(value.encode()) < MIN_SECRET_BYTES:
-                raise ValueError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes.")
+            _check_secret("JWT_SECRET", self.secret)
+            if self.previous_secret is not None:
+                _check_secret("JWT_PREVIOUS_SECRET", self.previous_secret)
         elif self.public_key_file is None:
             raise ValueError(f"JWT_PUBLIC_KEY_FILE is required with {self.algorithm}.")
         return self
+
+
+def _check_secret(name: str, secret: SecretStr) -> None:
+    value = secret.get_secret_value()
+    if value.strip().lower() in _PLACEHOLDERS:
+        raise ValueError(f"{name} is a placeholder; set a random secret.")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"{name} must be at least {MIN_SECRET_BYTES} bytes.")
+
+
+def key_id(verifying_key: str | bytes) -> str:
+    """The `kid` of a key: a fingerprint of its verifying half (the secret, or the public
+    key). It tells which key signed a token and reveals nothing usable about the key."""
+    material = verifying_key.encode() if isinstance(verifying_key, str) else verifying_key
+    return hashlib.sha256(b"kinoarchive-jwt-kid\0" + material).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +127,28 @@ class TokenCodec:
         self.settings = settings
         self.algorithm = settings.algorithm
         self._signing_key: Any = None
+        previous: str | bytes | None = None
         if settings.algorithm == "HS256":
             assert settings.secret is not None
             secret = settings.secret.get_secret_value()
-            self._verifying_key: Any = secret
+            current: str | bytes = secret
             self._signing_key = secret if can_sign else None
+            if settings.previous_secret is not None:
+                previous = settings.previous_secret.get_secret_value()
         else:
             assert settings.public_key_file is not None
-            self._verifying_key = settings.public_key_file.read_bytes()
+            current = settings.public_key_file.read_bytes()
             if can_sign:
                 if settings.private_key_file is None:
                     raise ValueError(f"JWT_PRIVATE_KEY_FILE is required to sign {self.algorithm}.")
                 self._signing_key = settings.private_key_file.read_bytes()
+            if settings.previous_public_key_file is not None:
+                previous = settings.previous_public_key_file.read_bytes()
+        self.key_id = key_id(current)
+        # Every key a token may be signed with, by key id: the current one first.
+        self._verifying_keys: dict[str, Any] = {self.key_id: current}
+        if previous is not None:
+            self._verifying_keys.setdefault(key_id(previous), previous)
 
     def issue(
         self, *, subject: str, email: str, token_type: TokenType, now: float | None = None
@@ -137,24 +175,14 @@ class TokenCodec:
             claims,
             self._signing_key,
             algorithm=self.algorithm,
-            headers={"typ": _HEADER_TYP[token_type]},
+            headers={"typ": _HEADER_TYP[token_type], "kid": self.key_id},
         )
         return IssuedToken(token=token, jti=jti, expires_at=issued_at + ttl)
 
     def verify(self, token: str, token_type: TokenType, *, verify_exp: bool = True) -> Claims:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             raise TokenError("malformed token")
-        try:
-            decoded = jwt.decode_complete(
-                token,
-                self._verifying_key,
-                algorithms=[self.algorithm],
-                issuer=self.settings.issuer,
-                leeway=self.settings.leeway_seconds,
-                options={"require": _REQUIRED, "verify_exp": verify_exp},
-            )
-        except jwt.PyJWTError as exc:
-            raise TokenError(str(exc)) from exc
+        decoded = self._decode(token, verify_exp=verify_exp)
         header, payload = decoded["header"], decoded["payload"]
         if header.get("typ") != _HEADER_TYP[token_type] or payload.get("type") != token_type:
             raise TokenError(f"wrong token type, expected {token_type}")
@@ -176,3 +204,34 @@ class TokenCodec:
             exp=int(payload["exp"]),
             jti=jti,
         )
+
+    def _decode(self, token: str, *, verify_exp: bool) -> dict[str, Any]:
+        """Signature and registered claims checked with the key the token names."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
+        if kid is None:  # issued before key ids: either key may have signed it
+            keys = list(self._verifying_keys.values())
+        elif isinstance(kid, str) and kid in self._verifying_keys:
+            keys = [self._verifying_keys[kid]]
+        else:
+            raise TokenError("unknown key id")
+        for index, key in enumerate(keys):
+            try:
+                decoded: dict[str, Any] = jwt.decode_complete(
+                    token,
+                    key,
+                    algorithms=[self.algorithm],
+                    issuer=self.settings.issuer,
+                    leeway=self.settings.leeway_seconds,
+                    options={"require": _REQUIRED, "verify_exp": verify_exp},
+                )
+            except jwt.InvalidSignatureError as exc:
+                if index == len(keys) - 1:
+                    raise TokenError(str(exc)) from exc
+            except jwt.PyJWTError as exc:
+                raise TokenError(str(exc)) from exc
+            else:
+                return decoded
+        raise TokenError("no key")  # unreachable: there is always a current key

@@ -69,7 +69,8 @@ def pagination_headers(url: URL, page: Page, total: int) -> dict[str, str]:
 LIST_RESPONSE_HEADERS = {
     "X-Total-Count": {
         "description": "How many records match, over all pages.",
-        "schema": {"type": "integer"},
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
     },
     "Link": {
         "description": 'RFC 8288 links (rel="first", "prev", "next", "last") when `page` is given.',

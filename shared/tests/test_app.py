@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from shared.app import create_app
-from shared.errors import Conflict, RateLimited, Unauthorized
+from shared.errors import Conflict, RateLimited, Unauthorized, error_responses
 from shared.logging import JsonFormatter, request_id_var
 from shared.settings import ServiceSettings
 
@@ -50,6 +50,12 @@ async def who() -> None:
 @router.get("/boom")
 async def boom() -> None:
     raise RuntimeError("secret internals: postgresql://user:pw@db-host/x")
+
+
+@router.get("/database-down")
+async def database_down() -> None:
+    # What asyncpg raises while PostgreSQL is stopped: no SQLAlchemy wrapper around it.
+    raise ConnectionRefusedError(111, "Connect call failed ('db-host', 5432)")
 
 
 @pytest.fixture
@@ -105,6 +111,44 @@ async def test_bad_json_is_422(client: httpx.AsyncClient) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"name": "\xff\xfe"}', b"\xef\xbb\xbf\x0c\xd7", b"[" * 100_000 + b"]" * 100_000],
+    ids=["not-utf-8", "garbage", "too-deep"],
+)
+async def test_undecodable_json_is_422_too(client: httpx.AsyncClient, body: bytes) -> None:
+    """Found by the fuzzer: FastAPI answers these with a bare 400 of its own."""
+    response = await client.post(
+        "/things", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "message": "body: The body is not valid JSON.",
+        "code": "validation_error",
+        "errors": [{"field": "body", "message": "The body is not valid JSON."}],
+    }
+
+
+def test_openapi_documents_our_error_body(app: FastAPI) -> None:
+    """422 is `{message, code, errors}` everywhere, as the handler answers it."""
+    document = app.openapi()
+    answer = document["paths"]["/things"]["post"]["responses"]["422"]
+    schema = answer["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+    schemas = document["components"]["schemas"]
+    assert {"ErrorBody", "FieldError"} <= set(schemas)
+    assert not {"HTTPValidationError", "ValidationError"} & set(schemas)
+    assert "HTTPValidationError" not in json.dumps(document)
+    assert app.openapi() is document  # built once
+
+
+def test_error_headers_are_documented() -> None:
+    responses = error_responses(401, 404, 429)
+    assert responses[401]["headers"]["WWW-Authenticate"]["required"] is True
+    assert responses[429]["headers"]["Retry-After"]["required"] is True
+    assert "headers" not in responses[404]
+
+
 async def test_unexpected_error_is_500_without_internals(
     client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -117,6 +161,13 @@ async def test_unexpected_error_is_500_without_internals(
     }
     assert "postgresql" not in response.text
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+async def test_unreachable_database_is_503_not_500(client: httpx.AsyncClient) -> None:
+    response = await client.get("/database-down")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert "db-host" not in response.text
 
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:

@@ -1,12 +1,20 @@
 import base64
 import json
 import time
+from pathlib import Path
 
 import jwt as pyjwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from pydantic import ValidationError
 
-from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType
+from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType, key_id
 
 SECRET = "s" * 40
 
@@ -94,3 +102,124 @@ def test_subject_must_be_a_user_id(codec: TokenCodec, sub: str) -> None:
     token = codec.issue(subject=sub, email="a@x.io", token_type=TokenType.ACCESS).token
     with pytest.raises(TokenError):
         codec.verify(token, TokenType.ACCESS)
+
+
+# --- Key rotation ------------------------------------------------------------------------
+
+OLD_SECRET, NEW_SECRET = "o" * 40, "n" * 40
+
+
+def _codec(current: str, previous: str | None = None, *, can_sign: bool = False) -> TokenCodec:
+    settings = JwtSettings(secret=current, previous_secret=previous)
+    return TokenCodec(settings, can_sign=can_sign)
+
+
+def test_tokens_name_their_key(codec: TokenCodec) -> None:
+    issued = codec.issue(subject="7", email="a@x.io", token_type=TokenType.REFRESH)
+    kid = pyjwt.get_unverified_header(issued.token)["kid"]
+    assert kid == key_id(SECRET) == codec.key_id
+    assert len(kid) == 16
+    assert key_id("another secret of forty bytes or so....") != kid
+
+
+def test_rotation_accepts_the_previous_key_and_signs_with_the_new() -> None:
+    old_signer = _codec(OLD_SECRET, can_sign=True)
+    old_token = old_signer.issue(subject="7", email="a@x.io", token_type=TokenType.ACCESS).token
+    rotated = _codec(NEW_SECRET, OLD_SECRET, can_sign=True)
+    assert rotated.verify(old_token, TokenType.ACCESS).sub == "7"
+    new_token = rotated.issue(subject="7", email="a@x.io", token_type=TokenType.ACCESS).token
+    assert pyjwt.get_unverified_header(new_token)["kid"] == key_id(NEW_SECRET)
+    assert rotated.verify(new_token, TokenType.ACCESS).sub == "7"
+    # A verifier that has not heard of the new key refuses its tokens ...
+    with pytest.raises(TokenError):
+        old_signer.verify(new_token, TokenType.ACCESS)
+    # ... and once the previous key is dropped, its tokens stop working.
+    with pytest.raises(TokenError):
+        _codec(NEW_SECRET).verify(old_token, TokenType.ACCESS)
+
+
+def test_a_key_id_chooses_the_key_and_never_widens_it() -> None:
+    rotated = _codec(NEW_SECRET, OLD_SECRET)
+    now = int(time.time())
+    claims = {"sub": "1", "email": "a@x.io", "type": "access", "iat": now, "exp": now + 60,
+              "jti": "j", "iss": "kinoarchive"}  # fmt: skip
+    forged = [
+        # Signed with the old key but naming the new one: the named key alone is tried.
+        pyjwt.encode(claims, OLD_SECRET, headers={"typ": "at+jwt", "kid": key_id(NEW_SECRET)}),
+        # An unknown key id, or one that is not a string.
+        pyjwt.encode(claims, NEW_SECRET, headers={"typ": "at+jwt", "kid": "0" * 16}),
+        _forge(claims, {"alg": "HS256", "typ": "at+jwt", "kid": 7}),
+        # No key id and a key that is neither.
+        pyjwt.encode(claims, "x" * 40, headers={"typ": "at+jwt"}),
+    ]
+    for token in forged:
+        with pytest.raises(TokenError):
+            rotated.verify(token, TokenType.ACCESS)
+
+
+def test_tokens_from_before_key_ids_pass_with_either_key() -> None:
+    now = int(time.time())
+    claims = {"sub": "1", "email": "a@x.io", "type": "access", "iat": now, "exp": now + 60,
+              "jti": "j", "iss": "kinoarchive"}  # fmt: skip
+    rotated = _codec(NEW_SECRET, OLD_SECRET)
+    for secret in (OLD_SECRET, NEW_SECRET):
+        token = pyjwt.encode(claims, secret, headers={"typ": "at+jwt"})
+        assert rotated.verify(token, TokenType.ACCESS).sub == "1"
+    expired = pyjwt.encode({**claims, "exp": now - 3600}, OLD_SECRET, headers={"typ": "at+jwt"})
+    with pytest.raises(TokenError):
+        rotated.verify(expired, TokenType.ACCESS)
+    assert rotated.verify(expired, TokenType.ACCESS, verify_exp=False).sub == "1"
+
+
+@pytest.mark.parametrize("previous", ["short", "changeme"])
+def test_weak_previous_secret_is_refused(previous: str) -> None:
+    with pytest.raises(ValidationError, match="JWT_PREVIOUS_SECRET"):
+        JwtSettings(secret=NEW_SECRET, previous_secret=previous)
+
+
+def test_empty_previous_secret_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", NEW_SECRET)
+    monkeypatch.setenv("JWT_PREVIOUS_SECRET", "")
+    assert JwtSettings().previous_secret is None
+
+
+def test_rotation_of_an_asymmetric_pair(tmp_path: Path) -> None:
+    """EdDSA: the new private key signs; the old public key still verifies its tokens."""
+
+    def pair(name: str) -> tuple[Path, Path]:
+        key = Ed25519PrivateKey.generate()
+        private, public = tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem"
+        private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+        public.write_bytes(
+            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+        )
+        return private, public
+
+    (old_private, old_public), (new_private, new_public) = pair("old"), pair("new")
+    old_signer = TokenCodec(
+        JwtSettings(algorithm="EdDSA", private_key_file=old_private, public_key_file=old_public),
+        can_sign=True,
+    )
+    old_token = old_signer.issue(subject="3", email="a@x.io", token_type=TokenType.ACCESS).token
+    signer = TokenCodec(
+        JwtSettings(
+            algorithm="EdDSA",
+            private_key_file=new_private,
+            public_key_file=new_public,
+            previous_public_key_file=old_public,
+        ),
+        can_sign=True,
+    )
+    verifier = TokenCodec(
+        JwtSettings(
+            algorithm="EdDSA", public_key_file=new_public, previous_public_key_file=old_public
+        )
+    )
+    new_token = signer.issue(subject="3", email="a@x.io", token_type=TokenType.ACCESS).token
+    assert pyjwt.get_unverified_header(new_token)["kid"] == key_id(new_public.read_bytes())
+    for token in (old_token, new_token):
+        assert verifier.verify(token, TokenType.ACCESS).sub == "3"
+    with pytest.raises(TokenError):
+        TokenCodec(JwtSettings(algorithm="EdDSA", public_key_file=new_public)).verify(
+            old_token, TokenType.ACCESS
+        )

@@ -38,6 +38,16 @@ def parse_ids(raw: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
+def title_query(raw: str | None) -> str | None:
+    """The `q` filter, trimmed. A NUL byte (which PostgreSQL refuses in text, and no
+    title holds) is a 422, not a failed query."""
+    if raw is None:
+        return None
+    if "\x00" in raw:
+        raise ValidationFailed([FieldError(field="q", message="NUL bytes are not allowed.")])
+    return raw.strip() or None
+
+
 @router.get(
     "",
     response_model=list[MovieOut],
@@ -65,7 +75,7 @@ async def list_movies(
         genre_id=genre_id,
         director_id=director_id,
         year=year,
-        q=q.strip() if q else None,
+        q=title_query(q),
         ids=parse_ids(ids) if ids is not None else None,
         newest_first="new" in (status, state),
     )

@@ -1,0 +1,258 @@
+"""Attacks that need a stack of their own, configured for them.
+
+One stack, started for this module only (conftest's `new_stack`):
+- asymmetric tokens (JWT_ALGORITHM=RS256 with a key pair made here): the algorithm
+  confusion attack (an HS256 token whose secret is the public key), a foreign RSA key,
+  alg none;
+- login enumeration: an unknown email and a wrong password answer with the same status
+  and body, and median times within 20 %;
+- throttling: a client's own X-Forwarded-For / X-Real-IP neither resets nor dodges the
+  lockout of an email (429 with Retry-After after 10 failures), nor of an address.
+
+Its own stack keeps these failed logins away from the session's stack, and lets the
+per-address limit be low enough to reach (AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS below).
+"""
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from security_support import (
+    PASSWORD,
+    Account,
+    assert_json_error,
+    assert_unauthorized,
+    b64url,
+    hs256,
+    new_email,
+    parts,
+    register,
+    signing_input,
+    unsigned,
+)
+
+PER_EMAIL = 10  # the contract's limit: at most 10 failures an email in 15 minutes
+PER_ADDRESS = 80  # this stack's per-address limit (default 100), reached on purpose below
+TIMING_SAMPLES = 15
+
+
+def _key_pair(folder: Path) -> tuple[Path, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = folder / "jwt-private.pem"
+    public = folder / "jwt-public.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+@pytest.fixture(scope="module")
+def keys() -> Iterator[tuple[Path, Path]]:
+    with tempfile.TemporaryDirectory(prefix="kinoarchive-keys-") as folder:
+        yield _key_pair(Path(folder))
+
+
+@pytest.fixture(scope="module")
+def stack(new_stack: Callable[..., Any], keys: tuple[Path, Path]) -> Any:
+    private, public = keys
+    return new_stack(
+        env={
+            "JWT_ALGORITHM": "RS256",
+            "JWT_PRIVATE_KEY_FILE": str(private),
+            "JWT_PUBLIC_KEY_FILE": str(public),
+            "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS": str(PER_ADDRESS),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def client(stack: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def failures() -> list[int]:
+    """Failed logins this module has sent so far (one client address: 127.0.0.1)."""
+    return [0]
+
+
+def log_in(
+    client: httpx.Client, email: str, password: str, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return client.post("/auth/login/", json={"email": email, "password": password}, headers=headers)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- Asymmetric keys ------------------------------------------------------------------
+
+
+def test_tokens_are_rs256_and_work(client: httpx.Client) -> None:
+    account = register(client)
+    assert parts(account.access_token)[0]["alg"] == "RS256"
+    assert client.get("/user/", headers=account.headers).json()["id"] == account.id
+    refreshed = client.put("/auth/login/", json={"refresh_token": account.refresh_token})
+    assert refreshed.status_code == 200, refreshed.text
+
+
+def test_hs256_signed_with_the_public_key_is_refused(
+    client: httpx.Client, keys: tuple[Path, Path]
+) -> None:
+    account = register(client)
+    pem = keys[1].read_bytes()
+    der = serialization.load_pem_public_key(pem).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header, claims, _ = parts(account.access_token)
+    refresh_header, refresh_claims, _ = parts(account.refresh_token)
+    for secret in (pem, pem.strip(), pem.replace(b"\n", b"\r\n"), der):
+        forged = hs256(header, claims, secret)
+        assert_unauthorized(client.get("/user/", headers=bearer(forged)))
+        forged_refresh = hs256(refresh_header, refresh_claims, secret)
+        response = client.put("/auth/login/", json={"refresh_token": forged_refresh})
+        assert_json_error(response, 401, "invalid_token")
+    assert client.get("/user/", headers=account.headers).status_code == 200
+
+
+def test_foreign_rsa_key_and_alg_none_are_refused(client: httpx.Client) -> None:
+    account = register(client)
+    header, claims, _ = parts(account.access_token)
+    foreign = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    data = signing_input(header, claims)
+    signature = foreign.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    forged = f"{data.decode()}.{b64url(signature)}"
+    assert_unauthorized(client.get("/user/", headers=bearer(forged)))
+    for alg in ("none", "HS256", "PS256", "EdDSA"):
+        assert_unauthorized(client.get("/user/", headers=bearer(unsigned(header, claims, alg))))
+    # The real key signing other claims: only via the real key, which nobody else holds.
+    tampered = (
+        f"{signing_input(header, {**claims, 'sub': '1'}).decode()}.{parts(account.access_token)[2]}"
+    )
+    assert_unauthorized(client.get("/user/", headers=bearer(tampered)))
+
+
+# --- Login enumeration ----------------------------------------------------------------
+
+
+def test_unknown_email_and_wrong_password_look_alike(
+    client: httpx.Client, failures: list[int]
+) -> None:
+    # Wrong passwords spread over two accounts, so no email reaches its limit of 10.
+    accounts = [register(client), register(client)]
+    unknown_times: list[float] = []
+    wrong_times: list[float] = []
+    answers: set[tuple[int, str]] = set()
+
+    def attempt(email: str, times: list[float] | None) -> None:
+        began = time.perf_counter()
+        response = log_in(client, email, "not the password at all")
+        elapsed = time.perf_counter() - began
+        failures[0] += 1
+        answers.add((response.status_code, response.text))
+        assert response.status_code == 401, response.text
+        if times is not None:
+            times.append(elapsed)
+
+    attempt(new_email(), None)  # warm-up, not counted
+    attempt(accounts[0].email, None)
+    for i in range(TIMING_SAMPLES):
+        # Alternate which goes first, so a drift of the machine's load hits both alike.
+        steps = [(new_email(), unknown_times), (accounts[i % 2].email, wrong_times)]
+        for email, times in steps if i % 2 else reversed(steps):
+            attempt(email, times)
+
+    assert len(answers) == 1, answers  # one status and one body for both
+    status, body = answers.pop()
+    assert status == 401
+    assert '"invalid_credentials"' in body
+    unknown, wrong = statistics.median(unknown_times), statistics.median(wrong_times)
+    assert max(unknown, wrong) <= 1.2 * min(unknown, wrong), (
+        f"median unknown email {unknown * 1000:.1f} ms, wrong password {wrong * 1000:.1f} ms"
+    )
+
+
+# --- Throttling and spoofed addresses -------------------------------------------------
+
+
+def spoofed(i: int) -> dict[str, str]:
+    return {
+        "X-Forwarded-For": f"203.0.113.{i % 250 + 1}, 198.51.100.{i % 250 + 1}",
+        "X-Real-IP": f"192.0.2.{i % 250 + 1}",
+        "Forwarded": f"for=192.0.2.{i % 250 + 1}",
+    }
+
+
+def assert_rate_limited(response: httpx.Response) -> int:
+    assert_json_error(response, 429, "rate_limited")
+    retry_after = response.headers["retry-after"]
+    assert retry_after.isdigit(), retry_after
+    assert 1 <= int(retry_after) <= 15 * 60
+    return int(retry_after)
+
+
+def test_spoofed_addresses_neither_reset_nor_dodge_the_email_lockout(
+    client: httpx.Client, failures: list[int]
+) -> None:
+    account = register(client)
+    unknown = new_email()
+    for email in (account.email, unknown):
+        for i in range(PER_EMAIL):
+            response = log_in(client, email, f"wrong password {i}", spoofed(i))
+            failures[0] += 1
+            assert_json_error(response, 401, "invalid_credentials")
+        # The 11th: refused whatever address the client claims, the right password too.
+        for i in range(PER_EMAIL, PER_EMAIL + 5):
+            password = PASSWORD if email == account.email else "wrong password"
+            assert_rate_limited(log_in(client, email, password, spoofed(i)))
+        assert_rate_limited(log_in(client, email, PASSWORD))
+        assert_rate_limited(log_in(client, email.upper(), PASSWORD, spoofed(99)))
+    # A 429 says nothing about whether the email exists: the same body for both.
+    known = log_in(client, account.email, PASSWORD, spoofed(1))
+    other = log_in(client, unknown, PASSWORD, spoofed(2))
+    assert known.json() == other.json()
+    # Other emails are not locked by it, and the account itself is intact.
+    assert client.get("/user/", headers=account.headers).status_code == 200
+    fresh = register(client)
+    assert log_in(client, fresh.email, PASSWORD, spoofed(3)).status_code == 200
+
+
+def test_spoofed_addresses_do_not_dodge_the_address_limit(
+    client: httpx.Client, failures: list[int]
+) -> None:
+    # Runs last in this module: afterwards the whole stack's address is locked out.
+    account: Account = register(client)
+    limited_after: int | None = None
+    for i in range(PER_ADDRESS + 1):
+        response = log_in(client, new_email(), "wrong password", spoofed(i))
+        if response.status_code == 429:
+            limited_after = failures[0]
+            break
+        assert_json_error(response, 401, "invalid_credentials")
+        failures[0] += 1
+    assert limited_after is not None, "no 429 although every attempt came from one address"
+    assert limited_after <= PER_ADDRESS, limited_after
+    # Every claimed address, and a real account with its right password, share the lockout.
+    for i in range(5):
+        assert_rate_limited(log_in(client, new_email(), "wrong password", spoofed(200 + i)))
+    assert_rate_limited(log_in(client, account.email, PASSWORD, spoofed(7)))
+    # Only logins are throttled: the rest of the API answers.
+    assert client.get("/user/", headers=account.headers).status_code == 200
