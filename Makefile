@@ -1,6 +1,6 @@
 # The two commands that matter: `make run` and `make test`. Both prepare a fresh
 # machine first (virtual environment, packages, nginx) through scripts/bootstrap.sh.
-.PHONY: run test test-postgres check-deploy lint format bootstrap import clean
+.PHONY: run test test-postgres check-deploy lint format bootstrap import clean bench
 
 VENV := .venv/bin
 
@@ -25,6 +25,12 @@ lint: bootstrap
 # docker-compose.yml and the Dockerfiles, checked without Docker (also a test suite).
 check-deploy: bootstrap
 	$(VENV)/python scripts/check_deploy.py
+
+# The benchmark (bench/README.md): wrk on loopback (installed with apt-get when run as
+# root on Debian), the stack on core 0 and wrk on core 1; prints the table of results and
+# writes bench/RESULTS.md. BENCH_ARGS="--quick" tries it in about two minutes.
+bench: bootstrap
+	$(VENV)/python bench/run.py $(BENCH_ARGS)
 
 format: bootstrap
 	$(VENV)/ruff check --fix .

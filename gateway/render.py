@@ -46,6 +46,7 @@ PLACEHOLDERS = (
     "CORS_ALLOW_ORIGIN",
     "GATEWAY_UPSTREAM_TIMEOUT",
     "GATEWAY_RESOLVER",
+    "GATEWAY_CACHE_DIR",
 )
 
 _DEFAULTS = {
@@ -57,6 +58,9 @@ _DEFAULTS = {
     "CORS_ALLOW_ORIGIN": "*",
     "GATEWAY_UPSTREAM_TIMEOUT": "30s",
     "GATEWAY_RESOLVER": "127.0.0.11",  # Docker's embedded DNS (compose mode only)
+    # The catalog's cached answers (proxy_cache_path) in the Docker image; a local
+    # rendering (write_local_config) keeps them under its own temp folder.
+    "GATEWAY_CACHE_DIR": "/var/cache/nginx/kinoarchive",
 }
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -180,6 +184,9 @@ def write_local_config(
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     merged = {**defaults(), **(values or {})}
+    # Like the temp folders below, the catalog's cache lives in out_dir: the value for
+    # the image (/var/cache/nginx/...) may not exist or be writable here.
+    merged["GATEWAY_CACHE_DIR"] = str(out_dir / "temp" / "cache")
     gateway_conf = out_dir / "gateway.conf"
     upstreams_conf = out_dir / "upstreams.conf"
     for template, target in (

@@ -14,12 +14,21 @@ Settings (environment variables; defaults in brackets):
     JWT_SECRET, INTERNAL_API_TOKEN
                             default: random, made once and kept in DATA_DIR
     NO_COLOR                plain log prefixes
+
+One process at a time (for tests that kill, pause and restart single processes):
+    stack.py --prepare-only     migrate, seed, render the gateway's configuration; exit
+    stack.py --only NAME        become that one process (catalog, auth, user or gateway),
+                                in the foreground, with the same settings and data folder;
+                                no migration (run --prepare-only first). The process
+                                replaces stack.py (exec), so its id is the service's own.
 """
 
 import argparse
 import os
+import re
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,6 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -107,25 +117,86 @@ def configure(data_dir: Path) -> Stack:
     return stack
 
 
+def _sqlite_file(stack: Stack, name: str) -> Path | None:
+    """The service's SQLite file, or None when its database is not a SQLite file."""
+    url = stack.env.get(f"{name.upper()}_DATABASE_URL", "")
+    if not url:
+        return Path(stack.env[f"{name.upper()}_DATA_DIR"]).resolve() / f"{name}.db"
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url and "?" not in url:
+        return Path(url.removeprefix(prefix))
+    return None
+
+
+def _head_revision(name: str) -> str | None:
+    """The newest revision of a service's migration history, read from its files."""
+    versions = ROOT / f"{name}-service" / f"{name}_service" / "migrations" / "versions"
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision = re.search(r'^revision(?:: str)? = "([^"]+)"', text, re.MULTILINE)
+        parent = re.search(r'^down_revision(?:: [^=]+)? = "([^"]+)"', text, re.MULTILINE)
+        if revision:
+            revisions.add(revision.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _ready_already(stack: Stack, name: str) -> bool:
+    """True when the service's SQLite database is at the head revision (and, for the
+    catalog, has movies): then neither `migrate` nor `seed` would change anything.
+    A read-only look with the standard library: no second of imports for nothing."""
+    path = _sqlite_file(stack, name)
+    head = _head_revision(name)
+    if path is None or head is None or not path.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+            revision = db.execute("SELECT version_num FROM alembic_version").fetchall()
+            if revision != [(head,)]:
+                return False
+            if name == "catalog":
+                return db.execute("SELECT 1 FROM movies LIMIT 1").fetchone() is not None
+            return True
+    except sqlite3.Error:
+        return False
+
+
+# Migrations and the seed in one process: Python and the services' imports cost more
+# than the work itself, so one process for every step instead of one per step.
+_PREPARE = """
+import sys
+from importlib import import_module
+
+for name in sys.argv[1:]:
+    if import_module(f"{name}_service.cli").main(["migrate"]) != 0:
+        sys.exit(f"{name}-service migrate failed")
+if "catalog" in sys.argv[1:]:
+    sys.exit(import_module("catalog_service.cli").main(["seed", "--if-empty"]))
+"""
+
+
 def prepare(stack: Stack, out: Output) -> None:
-    """Migrations for every service (side by side), then the seed for an empty catalog."""
-    python = sys.executable
+    """Migrations for every service, then the seed for an empty catalog.
 
-    def run_all(steps: list[tuple[str, list[str]]]) -> None:
-        running = [
-            (name, command, subprocess.Popen(command, env=stack.env, stdout=subprocess.PIPE,
-                                             stderr=subprocess.STDOUT))
-            for name, command in steps
-        ]  # fmt: skip
-        for name, command, process in running:
-            output, _ = process.communicate()
-            for text in output.decode("utf-8", "replace").splitlines():
-                out.line(name, text)
-            if process.returncode != 0:
-                raise SystemExit(f"{' '.join(command[1:])} failed (exit {process.returncode})")
-
-    run_all([(name, [python, "-m", f"{name}_service", "migrate"]) for name in SERVICES])
-    run_all([("catalog", [python, "-m", "catalog_service", "seed", "--if-empty"])])
+    Skipped for a service whose SQLite database is already at the head revision (and
+    seeded); the rest run in one process.
+    """
+    pending = [name for name in SERVICES if not _ready_already(stack, name)]
+    if not pending:
+        out.line("stack", "every schema is up to date and the catalog has movies")
+        return
+    command = [sys.executable, "-c", _PREPARE, *pending]
+    result = subprocess.run(
+        command, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+    )
+    for text in result.stdout.decode("utf-8", "replace").splitlines():
+        out.line("stack", text)
+    if result.returncode != 0:
+        raise SystemExit(f"migrate/seed of {', '.join(pending)} failed (exit {result.returncode})")
 
 
 def render_gateway(stack: Stack) -> Path:
@@ -135,6 +206,23 @@ def render_gateway(stack: Stack) -> Path:
         **{f"{name.upper()}_UPSTREAM": f"{stack.host}:{stack.ports[name]}" for name in SERVICES},
     }
     return render.write_local_config(stack.data_dir / "gateway", values)
+
+
+def check_gateway(nginx: str, nginx_conf: Path) -> None:
+    check = subprocess.run(
+        [nginx, "-t", "-q", "-p", str(nginx_conf.parent), "-c", str(nginx_conf)],
+        capture_output=True,
+        check=False,
+    )
+    if check.returncode != 0:
+        raise SystemExit("nginx rejected its configuration:\n" + check.stderr.decode())
+
+
+def require_nginx() -> str:
+    nginx = render.find_nginx()
+    if nginx is None:
+        raise SystemExit("nginx is not installed: sudo apt-get install nginx-light (Debian/Ubuntu)")
+    return nginx
 
 
 def commands(stack: Stack, nginx: str, nginx_conf: Path) -> dict[str, list[str]]:
@@ -151,9 +239,12 @@ def commands(stack: Stack, nginx: str, nginx_conf: Path) -> dict[str, list[str]]
             "--port",
             str(stack.ports[name]),
             "--no-server-header",
-            "--proxy-headers",
-            "--forwarded-allow-ips",
-            "127.0.0.1",
+            # The services read X-Real-IP / X-Forwarded-For themselves, and only from a
+            # trusted peer (auth_service/addresses.py). uvicorn's own rewriting must stay
+            # off: here the gateway and its clients share 127.0.0.1, so it would take a
+            # client's forged X-Forwarded-For entry for the client's address (and
+            # dodge the auth service's per-address login throttle).
+            "--no-proxy-headers",
         ]
         for name in SERVICES
     }
@@ -197,18 +288,10 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def run(stack: Stack, out: Output, ready_timeout: float) -> int:
-    nginx = render.find_nginx()
-    if nginx is None:
-        raise SystemExit("nginx is not installed: sudo apt-get install nginx-light (Debian/Ubuntu)")
+    nginx = require_nginx()
     prepare(stack, out)
     nginx_conf = render_gateway(stack)
-    check = subprocess.run(
-        [nginx, "-t", "-q", "-p", str(nginx_conf.parent), "-c", str(nginx_conf)],
-        capture_output=True,
-        check=False,
-    )
-    if check.returncode != 0:
-        raise SystemExit("nginx rejected its configuration:\n" + check.stderr.decode())
+    check_gateway(nginx, nginx_conf)
 
     stopping = threading.Event()
 
@@ -260,15 +343,54 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
         stop(processes)
 
 
+def prepare_only(stack: Stack, out: Output) -> int:
+    """Everything `run` does before it starts a process: migrations, seed, nginx config."""
+    nginx = require_nginx()
+    prepare(stack, out)
+    check_gateway(nginx, render_gateway(stack))
+    out.line("stack", f"prepared {stack.data_dir}")
+    return 0
+
+
+def run_only(stack: Stack, name: str) -> int:
+    """Replace this process with one of the stack's (never returns on success)."""
+    if name == "gateway":
+        nginx = require_nginx()
+        nginx_conf = render_gateway(stack)  # GATEWAY_* settings as they are now
+        check_gateway(nginx, nginx_conf)
+    else:
+        nginx, nginx_conf = "nginx", stack.data_dir / "gateway" / "nginx.conf"
+    command = commands(stack, nginx, nginx_conf)[name]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, stack.env)  # noqa: S606  (our own, fixed command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", "var")))
     parser.add_argument("--ready-timeout", type=float, default=60.0)
+    one = parser.add_mutually_exclusive_group()
+    one.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="migrate, seed and render the gateway's configuration, then exit",
+    )
+    one.add_argument(
+        "--only",
+        choices=(*SERVICES, "gateway"),
+        help="run just this process in the foreground (after --prepare-only)",
+    )
     args = parser.parse_args(argv)
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    return run(configure(args.data_dir), Output(colour), args.ready_timeout)
+    stack = configure(args.data_dir)
+    if args.prepare_only:
+        return prepare_only(stack, Output(colour))
+    if args.only:
+        return run_only(stack, args.only)
+    return run(stack, Output(colour), args.ready_timeout)
 
 
 if __name__ == "__main__":

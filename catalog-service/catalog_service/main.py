@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 from starlette.middleware import Middleware
 
-from catalog_service.cache import CatalogCache
+from catalog_service.cache import CatalogCache, document_revalidation
 from catalog_service.config import CatalogSettings
 from catalog_service.routes import movies, named
 from shared.app import create_app as create_service_app
@@ -12,8 +12,12 @@ from shared.db import Database
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
+    # The catalog only reads (imports run in another process): SQLite calls inline.
     database = Database(
-        settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
+        settings.database_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        inline_sqlite=True,
     )
     cache = Middleware(
         CatalogCache,
@@ -23,7 +27,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         max_body=settings.cache_max_body_bytes,
         check_interval=settings.cache_check_interval_seconds,
     )
-    return create_service_app(
+    app = create_service_app(
         title="Kinoarchive catalog",
         description="Movies, genres and directors (read-only).",
         settings=settings,
@@ -31,3 +35,5 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         routers=[movies.router, named.genres, named.directors],
         middleware=[cache],
     )
+    document_revalidation(app)
+    return app

@@ -73,12 +73,18 @@ def _movie_record(row: Any) -> Record:
     }
 
 
+# Built once: constructing the statement costs more than SQLite's work for a page.
+# Statements are immutable (`.where()` and the rest return new ones), so sharing is safe.
+_MOVIES_SELECT: AnySelect = (
+    select(*_MOVIE_COLUMNS)
+    .join(Genre, Genre.id == Movie.genre_id)
+    .join(Director, Director.id == Movie.director_id)
+)
+_UNFILTERED_COUNT = select(func.coalesce(func.max(Movie.store_rank), 0))
+
+
 def _movies_select() -> AnySelect:
-    return (
-        select(*_MOVIE_COLUMNS)
-        .join(Genre, Genre.id == Movie.genre_id)
-        .join(Director, Director.id == Movie.director_id)
-    )
+    return _MOVIES_SELECT
 
 
 def _paged(query: _Q, page: Page) -> _Q:  # genres and directors: short lists
@@ -96,7 +102,7 @@ def _order(filters: MovieFilters) -> InstrumentedAttribute[int]:
 async def count_movies(session: AsyncSession, filters: MovieFilters) -> int:
     conditions = filters.conditions()
     if not conditions:  # the ranks run 1..n: the highest one is the count, from an index
-        query = select(func.coalesce(func.max(Movie.store_rank), 0))
+        query = _UNFILTERED_COUNT
     else:
         query = select(func.count()).select_from(Movie).where(*conditions)
     return (await session.execute(query)).scalar_one()

@@ -113,8 +113,19 @@ class _EchoHandler(BaseHTTPRequestHandler):
         if self.headers.get("X-Stub-Status"):
             status = int(self.headers["X-Stub-Status"])
         payload = json.dumps({"service": stub.name, **record}).encode()
+        # X-Stub-ETag: answer with that ETag (what the catalog does), and 304 to a request
+        # whose If-None-Match names it (the gateway's cache revalidating).
+        etag = f'"{self.headers["X-Stub-ETag"]}"' if self.headers.get("X-Stub-ETag") else None
+        if etag is not None and self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
 
         self.send_response(status)
+        if etag is not None:
+            self.send_header("ETag", etag)
+            self.send_header("Cache-Control", "no-cache")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         # Headers the gateway must hide (it sets its own) or pass through.

@@ -89,6 +89,7 @@ def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> 
         "CORS_ALLOW_ORIGIN": "*",
         "GATEWAY_UPSTREAM_TIMEOUT": "30s",
         "GATEWAY_RESOLVER": "127.0.0.11",
+        "GATEWAY_CACHE_DIR": "/var/cache/nginx/kinoarchive",
     }
     assert Path(render.defaults()["WEB_ROOT"]).is_absolute()
     monkeypatch.setenv("CATALOG_UPSTREAM", "catalog:8001")

@@ -4,6 +4,8 @@ The session dependency owns the transaction: it commits when the route returns a
 rolls back when it raises. Repositories `flush()`, never `commit()`.
 """
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +21,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
+
+from shared import sqlite_inline
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -49,13 +55,71 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN")
 
+    _queue_writers(engine)
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+
+_WRITE_STATEMENT = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+WRITER_WAIT_SECONDS = 25.0  # under the gateway's 30 s upstream timeout
+
+
+def _queue_writers(engine: AsyncEngine) -> None:
+    """One writing transaction at a time per process, waiting in line on an asyncio lock.
+
+    SQLite has one writer. Without this, every connection of the pool that wants to write
+    sleeps in SQLite's busy handler, which polls (every 100 ms at worst) and is not fair:
+    under load a writer can lose every round to newcomers until the busy timeout fails it
+    (measured: a 503 "database is locked" in bench/'s 200-client mixed workload). Here a
+    transaction takes the lock before its first write statement and gives it back when it
+    commits or rolls back (or its connection goes back to the pool); the waiters are
+    served in order and never spin. Readers are not involved (WAL).
+    """
+    lock = asyncio.Lock()
+    key = "kinoarchive_writer"
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before_write(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if connection.info.get(key) or not _WRITE_STATEMENT.match(statement):
+            return
+        try:
+            await_(asyncio.wait_for(lock.acquire(), WRITER_WAIT_SECONDS))
+        except TimeoutError as exc:
+            raise OperationalError(statement, None, exc) from exc
+        connection.info[key] = True
+
+    def _release(info: dict[str, Any]) -> None:
+        if info.pop(key, False) and lock.locked():
+            lock.release()
+
+    @event.listens_for(engine.sync_engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        _release(connection.info)
+
+    @event.listens_for(engine.sync_engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        _release(connection.info)
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        if record is not None:
+            _release(record.info)
+
+
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, inline_sqlite: bool = False
+) -> AsyncEngine:
+    """`inline_sqlite`: SQLite calls in the event loop's thread, for a service that only
+    reads (see shared/sqlite_inline.py); no effect on other databases."""
     parsed = make_url(url)
     if is_sqlite(parsed):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, echo=echo)
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
+        if on_disk:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        if inline_sqlite and on_disk and not parsed.query:
+            engine = create_async_engine(
+                parsed, echo=echo, async_creator=sqlite_inline.connect(parsed.database or "")
+            )
+        else:
+            engine = create_async_engine(parsed, echo=echo)
         _configure_sqlite(engine)
         return engine
     # pool_pre_ping lets a service recover by itself after the database restarts.
@@ -67,9 +131,13 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
 class Database:
     """One engine and session factory per process."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool_size: int = 10, inline_sqlite: bool = False
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo, pool_size=pool_size)
+        self.engine = create_engine(
+            url, echo=echo, pool_size=pool_size, inline_sqlite=inline_sqlite
+        )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def ping(self) -> bool:

@@ -44,6 +44,19 @@ async def ensure_profile(session: AsyncSession, user_id: int, email: str) -> Pro
     return (await session.execute(query)).scalar_one()
 
 
+async def read_profile(session: AsyncSession, user_id: int, email: str) -> Profile:
+    """`ensure_profile` for a read: nearly every request finds the row as it should be,
+    and then nothing is written (a write per GET costs the write lock and a commit)."""
+    query = select(Profile).where(Profile.user_id == user_id)
+    profile = (await session.execute(query)).scalar_one_or_none()
+    if profile is not None and profile.email == email:
+        return profile
+    # Missing, or the token's email changed: end the read first (on SQLite a read
+    # snapshot cannot always become a write), then write first as ensure_profile does.
+    await session.rollback()
+    return await ensure_profile(session, user_id, email)
+
+
 async def update_profile(
     session: AsyncSession, user_id: int, email: str, changes: dict[str, Any]
 ) -> Profile:

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/user", tags=["profile"])
 @router.get("", responses=error_responses(401))
 async def read_profile(user: CurrentUser, session: SessionDep) -> ProfileOut:
     """The user's profile (made on first use from the token)."""
-    return ProfileOut.of(await repository.ensure_profile(session, user.user_id, user.email))
+    return ProfileOut.of(await repository.read_profile(session, user.user_id, user.email))
 
 
 @router.patch("", responses=error_responses(401, 422, 503))

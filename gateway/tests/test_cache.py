@@ -1,0 +1,160 @@
+"""The gateway's short cache of the catalog's GET answers (proxy_cache, ETag revalidation).
+
+The stub upstream answers with an ETag (and `Cache-Control: no-cache`, as the catalog
+does) when the request carries `X-Stub-ETag`, and with 304 to a matching If-None-Match.
+Every test uses paths of its own, so that no test sees another's cached answers.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+from conftest import StubUpstream
+
+VALIDITY_SECONDS = 1.0  # proxy_cache_valid 200 1s
+
+
+def unique(prefix: str = "/movies/") -> str:
+    return f"{prefix}?page=1&tag={uuid.uuid4().hex}"
+
+
+def etag_headers(tag: str = "v1") -> dict[str, str]:
+    return {"X-Stub-ETag": tag}
+
+
+def test_catalog_answer_is_kept_and_served_from_the_cache(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    target = unique()
+    first = client.get(target, headers=etag_headers())
+    second = client.get(target, headers=etag_headers())
+    assert first.status_code == second.status_code == 200
+    assert first.headers["x-cache-status"] == "MISS"
+    assert second.headers["x-cache-status"] == "HIT"
+    assert second.content == first.content
+    assert second.headers["etag"].removeprefix("W/") == '"v1"'  # W/: gzipped here
+    assert second.headers["x-total-count"] == "42"  # the service's headers are kept
+    assert len(upstreams["catalog"].requests) == 1
+    # The gateway's own headers are made per request, not kept with the answer.
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert second.headers["access-control-allow-origin"] == "*"
+
+
+def test_every_catalog_prefix_is_cached(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    for prefix in ("/movies/", "/movies/7/", "/genres/", "/directors/3"):
+        target = unique(prefix)
+        client.get(target, headers=etag_headers())
+        assert client.get(target, headers=etag_headers()).headers["x-cache-status"] == "HIT"
+    assert len(upstreams["catalog"].requests) == 4
+
+
+def test_key_holds_the_query_and_the_host(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    target = unique()
+    client.get(target, headers=etag_headers())
+    other_query = client.get(target + "&page=2", headers=etag_headers())
+    other_host = client.get(target, headers={**etag_headers(), "Host": "other.example"})
+    assert other_query.headers["x-cache-status"] == "MISS"
+    assert other_host.headers["x-cache-status"] == "MISS"
+    assert len(upstreams["catalog"].requests) == 3
+
+
+def test_client_revalidation_gets_304_from_the_cache(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    target = unique()
+    client.get(target, headers=etag_headers())
+    response = client.get(target, headers={**etag_headers(), "If-None-Match": '"v1"'})
+    assert response.status_code == 304
+    assert response.content == b""
+    assert len(upstreams["catalog"].requests) == 1
+
+
+def test_expired_answer_is_revalidated_with_its_etag(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    target = unique()
+    first = client.get(target, headers=etag_headers())
+    # nginx counts validity in whole seconds: past the next second boundary for sure
+    time.sleep(VALIDITY_SECONDS + 1.1)
+    stale = client.get(target, headers=etag_headers())
+    assert stale.status_code == 200
+    assert stale.content == first.content
+    # revalidated in the request itself (no background update: see the template)
+    assert stale.headers["x-cache-status"] == "REVALIDATED"
+    deadline = time.monotonic() + 5
+    while len(upstreams["catalog"].requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check = upstreams["catalog"].requests[1]
+    assert ["If-None-Match", '"v1"'] in check["headers"]  # a conditional request: 304
+    time.sleep(0.2)
+    again = client.get(target, headers=etag_headers())
+    assert again.headers["x-cache-status"] == "HIT"
+    assert again.content == first.content
+    assert len(upstreams["catalog"].requests) == 2
+
+
+def test_answer_without_etag_is_not_kept(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    target = unique()
+    for _ in range(2):
+        assert client.get(target).headers["x-cache-status"] == "MISS"
+    assert len(upstreams["catalog"].requests) == 2
+
+
+def test_errors_are_not_kept(client: httpx.Client, upstreams: dict[str, StubUpstream]) -> None:
+    for status in (404, 422, 500, 503):
+        target = unique("/movies/999/")
+        for _ in range(2):
+            response = client.get(target, headers={**etag_headers(), "X-Stub-Status": str(status)})
+            assert response.status_code == status
+            assert response.headers["x-cache-status"] == "MISS"
+    assert len(upstreams["catalog"].requests) == 8
+
+
+def test_other_methods_are_not_cached(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    target = unique()
+    for _ in range(2):
+        response = client.post(target, headers=etag_headers())
+        assert response.json()["method"] == "POST"
+    assert len(upstreams["catalog"].requests) == 2
+
+
+def test_other_services_are_never_cached(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    for prefix, service in (("/user/", "user"), ("/favorites/movies/", "user"), ("/auth/", "auth")):
+        target = unique(prefix)
+        for _ in range(2):
+            response = client.get(target, headers=etag_headers())
+            assert response.status_code == 200
+            assert "x-cache-status" not in response.headers
+        assert len(upstreams[service].requests) == 2
+        upstreams[service].requests.clear()
+
+
+def test_a_kept_answer_does_not_outlive_the_catalog(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    """The contract: a service that is down answers 503. Once the kept copy expires,
+    the gateway asks the catalog again and passes its absence on, not the old copy."""
+    target = unique()
+    assert client.get(target, headers=etag_headers()).status_code == 200
+    catalog = upstreams["catalog"]
+    catalog.stop()
+    try:
+        time.sleep(VALIDITY_SECONDS + 1.1)
+        for _ in range(2):
+            down = client.get(target, headers=etag_headers())
+            assert down.status_code == 503
+            assert down.json()["code"] == "service_unavailable"
+    finally:
+        catalog.start()
