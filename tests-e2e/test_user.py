@@ -4,48 +4,18 @@ Black box: only HTTP, with trailing slashes as the course's frontend sends them.
 test registers its own accounts (unique emails), so tests do not depend on each other.
 """
 
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from accounts import Account, login, sign_up
 
 PASSWORD = "correct horse battery 1"
 NEW_PASSWORD = "новый пароль staple 2"
 
 
-@dataclass
-class Account:
-    id: int
-    email: str
-    password: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
 def register(api: httpx.Client, password: str = PASSWORD) -> Account:
-    email = f"user-{uuid.uuid4().hex[:12]}@example.org"
-    created = api.post("/auth/register/", json={"email": email, "password": password})
-    assert created.status_code == 201, created.text
-    tokens = login(api, email, password)
-    assert tokens.status_code == 200, tokens.text
-    pair = tokens.json()
-    return Account(
-        id=created.json()["id"],
-        email=email,
-        password=password,
-        access_token=pair["access_token"],
-        refresh_token=pair["refresh_token"],
-    )
-
-
-def login(api: httpx.Client, email: str, password: str) -> httpx.Response:
-    return api.post("/auth/login/", json={"email": email, "password": password})
+    return sign_up(api, password)
 
 
 @pytest.fixture

@@ -10,46 +10,17 @@ import hashlib
 import hmac
 import json
 import socket
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from accounts import Account, sign_up
 
 PASSWORD = "security suite password 1"
 
 
-@dataclass
-class Account:
-    id: int
-    email: str
-    password: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-def new_email(prefix: str = "sec") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.org"
-
-
 def register(api: httpx.Client, password: str = PASSWORD, **extra: Any) -> Account:
-    email = new_email()
-    created = api.post("/auth/register/", json={"email": email, "password": password, **extra})
-    assert created.status_code == 201, created.text
-    logged_in = api.post("/auth/login/", json={"email": email, "password": password})
-    assert logged_in.status_code == 200, logged_in.text
-    pair = logged_in.json()
-    return Account(
-        id=created.json()["id"],
-        email=email,
-        password=password,
-        access_token=pair["access_token"],
-        refresh_token=pair["refresh_token"],
-    )
+    return sign_up(api, password, **extra)
 
 
 def assert_json_error(response: httpx.Response, status: int, code: str | None = None) -> None:

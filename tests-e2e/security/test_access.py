@@ -2,7 +2,8 @@
 
 import httpx
 import pytest
-from security_support import PASSWORD, Account, new_email, register
+from accounts import Account, new_email
+from security_support import PASSWORD, register
 
 
 @pytest.fixture

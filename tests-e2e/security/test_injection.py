@@ -15,15 +15,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from security_support import (
-    PASSWORD,
-    Account,
-    assert_json_error,
-    assert_unauthorized,
-    new_email,
-    raw_request,
-    register,
-)
+from accounts import Account, new_email
+from security_support import PASSWORD, assert_json_error, assert_unauthorized, raw_request, register
 
 PAYLOADS = [
     "' OR 1=1--",

@@ -22,16 +22,15 @@ from typing import Any
 
 import httpx
 import pytest
+from accounts import Account, new_email
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from security_support import (
     PASSWORD,
-    Account,
     assert_json_error,
     assert_unauthorized,
     b64url,
     hs256,
-    new_email,
     parts,
     register,
     signing_input,

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from accounts import Account
 from security_support import (
     PASSWORD,
-    Account,
     assert_json_error,
     assert_unauthorized,
     hs256,
