@@ -58,21 +58,6 @@ async def database_down() -> None:
     raise ConnectionRefusedError(111, "Connect call failed ('db-host', 5432)")
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> FastAPI:
-    settings = ServiceSettings(service_name="probe", data_dir=tmp_path, environment="test")
-    application = create_app(title="probe", description="", settings=settings, routers=[router])
-    yield application
-    await application.state.database.dispose()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://probe.test") as client:
-        yield client
-
-
 async def test_trailing_slash_is_served_without_redirect(client: httpx.AsyncClient) -> None:
     for path in ("/things", "/things/", "/things//"):
         response = await client.get(path)

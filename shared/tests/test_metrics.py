@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.middleware import Middleware
@@ -33,21 +32,6 @@ async def read_thing(thing_id: int) -> dict[str, int]:
 @router.get("/crash")
 async def crash() -> None:
     raise RuntimeError("boom")
-
-
-@pytest.fixture
-async def app(tmp_path: Path) -> FastAPI:
-    settings = ServiceSettings(service_name="probe", data_dir=tmp_path, environment="test")
-    application = create_app(title="probe", description="", settings=settings, routers=[router])
-    yield application
-    await application.state.database.dispose()
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://probe.test") as client:
-        yield client
 
 
 def requests_count(route: str, status: str, method: str = "GET") -> float:
