@@ -12,13 +12,7 @@ from shared.db import Database
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
-    # The catalog only reads (imports run in another process): SQLite calls inline.
-    database = Database(
-        settings.database_url,
-        echo=settings.database_echo,
-        pool_size=settings.database_pool_size,
-        inline_sqlite=True,
-    )
+    database = Database.for_service(settings)
     cache = Middleware(
         CatalogCache,
         database=database,

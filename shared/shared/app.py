@@ -91,9 +91,7 @@ def create_app(
 ) -> FastAPI:
     """A service's app. `middleware` is the service's own, innermost (closest to routes)."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    database = database or Database(
-        settings.database_url, echo=settings.database_echo, pool_size=settings.database_pool_size
-    )
+    database = database or Database.for_service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util import await_
 
 from shared import sqlite_inline
+from shared.settings import ServiceSettings
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -107,8 +108,8 @@ def _queue_writers(engine: AsyncEngine) -> None:
 def create_engine(
     url: str, *, echo: bool = False, pool_size: int = 10, inline_sqlite: bool = False
 ) -> AsyncEngine:
-    """`inline_sqlite`: SQLite calls in the event loop's thread, for a service that only
-    reads (see shared/sqlite_inline.py); no effect on other databases."""
+    """`inline_sqlite`: SQLite calls in the event loop's thread (see shared/sqlite_inline.py);
+    no effect on other databases."""
     parsed = make_url(url)
     if is_sqlite(parsed):
         on_disk = bool(parsed.database) and parsed.database != ":memory:"
@@ -139,6 +140,16 @@ class Database:
             url, echo=echo, pool_size=pool_size, inline_sqlite=inline_sqlite
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def for_service(cls, settings: ServiceSettings) -> "Database":
+        """The database a service's settings describe."""
+        return cls(
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size,
+            inline_sqlite=settings.database_sqlite_inline,
+        )
 
     async def ping(self) -> bool:
         try:

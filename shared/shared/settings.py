@@ -26,6 +26,11 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     database_echo: bool = False
     database_pool_size: int = 10
+    # SQLite only: the driver's calls run in the event loop's thread instead of aiosqlite's
+    # worker thread (shared/sqlite_inline.py). Turn it off if a second process writes to
+    # the file of a service that writes too (two replicas on one file), as a write would
+    # then wait for that process's lock with the event loop stopped.
+    database_sqlite_inline: bool = True
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
