@@ -16,6 +16,12 @@ Key rotation without logging anyone out: every token names its key in the header
 current key; verifiers also accept the previous one, `JWT_PREVIOUS_SECRET` (HS256) or
 `JWT_PREVIOUS_PUBLIC_KEY_FILE` (RS256 / EdDSA), while it is set. A token without `kid`
 (issued before key ids) is tried against both. The procedure is in SECURITY.md.
+
+Verification is remembered: the same access token comes with every request of a client
+for its whole life, and decoding and checking it again cost more than the rest of a
+`GET /user/` (bench/). A codec keeps the claims of the last `VERIFIED_CACHE_SIZE` tokens
+that passed, by their exact text; a token seen again is checked only for its type and
+expiry. A token that failed is never remembered, so it is checked in full every time.
 """
 
 import hashlib
@@ -34,6 +40,7 @@ from shared.db import INT32_MAX
 
 MIN_SECRET_BYTES = 32
 MAX_TOKEN_LENGTH = 4096  # ours are ~400 bytes; anything far larger is not ours
+VERIFIED_CACHE_SIZE = 4096  # tokens (~1 KB each with their claims)
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "please-change", "placeholder"}
 
 
@@ -147,6 +154,8 @@ class TokenCodec:
         self.key_id = key_id(current)
         # Every key a token may be signed with, by key id: the current one first.
         self._verifying_keys: dict[str, Any] = {self.key_id: current}
+        # Token text -> its claims, for tokens that passed a full check (oldest first).
+        self._verified: dict[str, Claims] = {}
         if previous is not None:
             self._verifying_keys.setdefault(key_id(previous), previous)
 
@@ -180,6 +189,26 @@ class TokenCodec:
         return IssuedToken(token=token, jti=jti, expires_at=issued_at + ttl)
 
     def verify(self, token: str, token_type: TokenType, *, verify_exp: bool = True) -> Claims:
+        if verify_exp and (known := self._verified.get(token)) is not None:
+            return self._still_valid(known, token, token_type)
+        claims = self._verify(token, token_type, verify_exp=verify_exp)
+        if verify_exp:
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        return claims
+
+    def _still_valid(self, claims: Claims, token: str, token_type: TokenType) -> Claims:
+        """A remembered token: what a full check could say of it now (the same rules)."""
+        if claims.type != token_type:
+            raise TokenError(f"wrong token type, expected {token_type}")
+        if claims.exp <= time.time() - self.settings.leeway_seconds:
+            self._verified.pop(token, None)
+            raise TokenError("Signature has expired")
+        return claims
+
+    def _verify(self, token: str, token_type: TokenType, *, verify_exp: bool) -> Claims:
+        """The full check: signature, registered claims, type and our claims' shapes."""
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             raise TokenError("malformed token")
         decoded = self._decode(token, verify_exp=verify_exp)

@@ -223,3 +223,60 @@ def test_rotation_of_an_asymmetric_pair(tmp_path: Path) -> None:
         TokenCodec(JwtSettings(algorithm="EdDSA", public_key_file=new_public)).verify(
             old_token, TokenType.ACCESS
         )
+
+
+def test_a_remembered_token_still_expires(
+    codec: TokenCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = codec.issue(subject="5", email="a@x.io", token_type=TokenType.ACCESS)
+    assert codec.verify(issued.token, TokenType.ACCESS).sub == "5"
+    later = issued.expires_at + codec.settings.leeway_seconds + 1
+    monkeypatch.setattr("shared.jwt.time.time", lambda: later)
+    with pytest.raises(TokenError):
+        codec.verify(issued.token, TokenType.ACCESS)
+    assert issued.token not in codec._verified  # the next check is a full one
+
+
+def test_a_remembered_token_keeps_its_type(codec: TokenCodec) -> None:
+    access = codec.issue(subject="1", email="a@x.io", token_type=TokenType.ACCESS).token
+    codec.verify(access, TokenType.ACCESS)
+    with pytest.raises(TokenError):
+        codec.verify(access, TokenType.REFRESH)
+    assert codec.verify(access, TokenType.ACCESS).sub == "1"
+
+
+def test_a_second_check_of_a_token_is_not_a_second_decode(
+    codec: TokenCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = codec.issue(subject="4", email="a@x.io", token_type=TokenType.ACCESS).token
+    calls = 0
+    decode = pyjwt.decode_complete
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("shared.jwt.jwt.decode_complete", counting)
+    first = codec.verify(token, TokenType.ACCESS)
+    assert codec.verify(token, TokenType.ACCESS) == first
+    assert calls == 1
+    # A token that fails is never remembered: checked in full each time.
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for _ in range(2):
+        with pytest.raises(TokenError):
+            codec.verify(forged, TokenType.ACCESS)
+    assert calls == 3
+
+
+def test_the_memory_of_verified_tokens_is_bounded(
+    codec: TokenCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shared.jwt.VERIFIED_CACHE_SIZE", 3)
+    tokens = [
+        codec.issue(subject=str(n), email="a@x.io", token_type=TokenType.ACCESS).token
+        for n in range(1, 6)
+    ]
+    for token in tokens:
+        codec.verify(token, TokenType.ACCESS)
+    assert list(codec._verified) == tokens[-3:]
