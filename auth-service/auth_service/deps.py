@@ -14,29 +14,32 @@ from auth_service.throttle import LoginThrottle
 from auth_service.tokens import Tokens
 from shared.errors import Forbidden, ServiceUnavailable
 
+# Every dependency is `async def`, even those that only read app.state: FastAPI runs a plain
+# `def` dependency in a worker thread, a thread hand-off per request (bench/).
 
-def get_settings(request: Request) -> AuthSettings:
+
+async def get_settings(request: Request) -> AuthSettings:
     settings: AuthSettings = request.app.state.settings
     return settings
 
 
-def get_passwords(request: Request) -> Passwords:
+async def get_passwords(request: Request) -> Passwords:
     passwords: Passwords = request.app.state.passwords
     return passwords
 
 
-def get_tokens(request: Request) -> Tokens:
+async def get_tokens(request: Request) -> Tokens:
     tokens: Tokens = request.app.state.tokens
     return tokens
 
 
-def get_throttle(request: Request) -> LoginThrottle:
+async def get_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.throttle
     return throttle
 
 
-def get_client_address(request: Request) -> str:
-    settings = get_settings(request)
+async def get_client_address(request: Request) -> str:
+    settings: AuthSettings = request.app.state.settings
     return client_address(
         request.client.host if request.client else None,
         request.headers.get("x-real-ip"),
@@ -45,7 +48,7 @@ def get_client_address(request: Request) -> str:
     )
 
 
-def require_internal_caller(
+async def require_internal_caller(
     settings: Annotated[AuthSettings, Depends(get_settings)],
     x_internal_token: Annotated[
         str | None, Header(description="INTERNAL_API_TOKEN, shared by the services.")

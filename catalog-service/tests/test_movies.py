@@ -3,9 +3,11 @@ import re
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from catalog_service.repository import MovieFilters, stream_movies
 from catalog_service.routes.movies import json_array
+from shared.testing import threaded_callables
 from tests.conftest import DIRECTORS, GENRES, MOVIES
 
 GENRE_NAMES = {g["id"]: g["name"] for g in GENRES}
@@ -267,3 +269,8 @@ async def test_whole_list_streams_in_batches(app) -> None:
         assert [m["id"] for m in movies] == wanted
     empty = [c async for c in json_array(stream_movies(database, MovieFilters(genre_id=4)))]
     assert b"".join(empty) == b"[]"
+
+
+def test_no_route_or_dependency_runs_in_a_worker_thread(app: FastAPI) -> None:
+    """FastAPI runs a plain `def` in a thread: a hand-off per request for nothing."""
+    assert threaded_callables(app) == []

@@ -163,7 +163,8 @@ class Database:
         await self.engine.dispose()
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
+    """Async although it never waits: FastAPI would run a plain function in a thread."""
     database: Database = request.app.state.database
     return database
 
@@ -172,7 +173,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_database(request).sessionmaker() as session:
+    async with (await get_database(request)).sessionmaker() as session:
         try:
             yield session
         except BaseException:

@@ -35,7 +35,7 @@ class Page:
         return max(1, -(-total // self.size))
 
 
-def page_params(
+async def page_params(
     page: Annotated[
         int | None,
         Query(ge=1, description="Page number, 12 records a page; omit it for every record."),

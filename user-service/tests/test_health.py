@@ -1,6 +1,8 @@
 import httpx
+from fastapi import FastAPI
 
 from shared.jwt import JwtSettings
+from shared.testing import threaded_callables
 from tests.conftest import JWT_SECRET
 from user_service.config import UserSettings
 from user_service.main import create_app
@@ -28,3 +30,8 @@ async def test_the_lifespan_opens_and_closes_the_pooled_client(tmp_path) -> None
         assert not client.is_closed
         assert client.timeout == httpx.Timeout(connect=1.0, read=2.5, write=2.5, pool=1.0)
     assert client.is_closed
+
+
+def test_no_route_or_dependency_runs_in_a_worker_thread(app: FastAPI) -> None:
+    """FastAPI runs a plain `def` in a thread: a hand-off per request for nothing."""
+    assert threaded_callables(app) == []
