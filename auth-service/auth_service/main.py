@@ -55,6 +55,8 @@ async def _stop(app: FastAPI) -> None:
             await task
     throttle: LoginThrottle = app.state.throttle
     await throttle.log.aclose()
+    passwords: Passwords = app.state.passwords
+    passwords.close()
 
 
 def create_app(

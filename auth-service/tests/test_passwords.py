@@ -83,3 +83,30 @@ async def test_the_dummy_hash_has_the_same_parameters() -> None:
     dummy = await passwords.dummy_hash()
     assert dummy == await passwords.dummy_hash()  # made once
     assert not passwords.needs_rehash(dummy)
+
+
+async def test_work_memory_goes_back_once_hashing_pauses(monkeypatch) -> None:
+    trims: list[str] = []
+    monkeypatch.setattr(
+        "auth_service.passwords.release_free_memory",
+        lambda: trims.append(threading.current_thread().name),
+    )
+    passwords = Passwords(CHEAP, idle_seconds=0.1)
+    try:
+        for _ in range(6):  # logins keep coming: the memory is kept for the next one
+            await passwords.hash("some password")
+            await asyncio.sleep(0.03)
+        assert trims == []
+        await asyncio.sleep(0.3)  # a pause: given back once, on the pool's thread
+        assert len(trims) == 1
+        assert trims[0].startswith("argon2")
+    finally:
+        passwords.close()
+
+
+async def test_a_closed_pool_starts_again_when_needed() -> None:
+    passwords = Passwords(CHEAP)
+    hashed = await passwords.hash("some password")
+    passwords.close()
+    assert await passwords.verify(hashed, "some password")
+    passwords.close()
