@@ -95,6 +95,7 @@ class Passwords:
         *,
         concurrency: int = 0,
         idle_seconds: float = IDLE_SECONDS,
+        release_memory: Callable[[], None] = release_free_memory,
     ) -> None:
         self.parameters = parameters
         self._hasher = PasswordHasher(
@@ -108,6 +109,7 @@ class Passwords:
         self._threads = concurrency or _usable_cpus()
         self._pool: ThreadPoolExecutor | None = None  # started on first use
         self._idle_seconds = idle_seconds
+        self._release_memory = release_memory
         self._running = 0
         self._trim_timer: asyncio.TimerHandle | None = None
         self._dummy_hash: str | None = None
@@ -126,7 +128,7 @@ class Passwords:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
-        release_free_memory()
+        self._release_memory()
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -147,7 +149,7 @@ class Passwords:
     def _trim_if_idle(self) -> None:
         self._trim_timer = None
         if self._running == 0 and self._pool is not None:
-            self._pool.submit(release_free_memory)
+            self._pool.submit(self._release_memory)
 
     async def spend_verification(self, password: str) -> None:
         """The work of a verification, for a login whose email has no account."""

@@ -85,19 +85,19 @@ async def test_the_dummy_hash_has_the_same_parameters() -> None:
     assert not passwords.needs_rehash(dummy)
 
 
-async def test_work_memory_goes_back_once_hashing_pauses(monkeypatch) -> None:
+async def test_work_memory_goes_back_once_hashing_pauses() -> None:
     trims: list[str] = []
-    monkeypatch.setattr(
-        "auth_service.passwords.release_free_memory",
-        lambda: trims.append(threading.current_thread().name),
-    )
-    passwords = Passwords(CHEAP, idle_seconds=0.1)
+
+    def release() -> None:
+        trims.append(threading.current_thread().name)
+
+    passwords = Passwords(CHEAP, idle_seconds=0.5, release_memory=release)
     try:
         for _ in range(6):  # logins keep coming: the memory is kept for the next one
             await passwords.hash("some password")
-            await asyncio.sleep(0.03)
+            await asyncio.sleep(0.01)
         assert trims == []
-        await asyncio.sleep(0.3)  # a pause: given back once, on the pool's thread
+        await asyncio.sleep(1.0)  # a pause: given back once, on the pool's thread
         assert len(trims) == 1
         assert trims[0].startswith("argon2")
     finally:
