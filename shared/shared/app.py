@@ -110,6 +110,9 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
         redirect_slashes=False,
+        # Metrics are Prometheus' (shared.metrics); FastAPI's native OpenTelemetry would
+        # only ask the environment for providers on every request (bench/).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.database = database

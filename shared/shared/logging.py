@@ -67,6 +67,12 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "text") -> N
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
         )
+    # No line records where it was logged from, nor the thread or process: the logging
+    # HOWTO's optimisations, a third of the cost of the access line (bench/).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

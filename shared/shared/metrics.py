@@ -86,6 +86,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._seen: dict[str, BaseRoute] = {}
+        # The counter and histogram of each (method, route, status): `labels()` looks them
+        # up under a lock on every call.
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def route_template(self, scope: Scope) -> str:
         """The template of the request's route (`/movies/{movie_id}`), or "unmatched"."""
@@ -124,8 +127,14 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             labels = (scope["method"], self.route_template(scope), str(status))
-            http_requests_total.labels(*labels).inc()
-            http_request_duration_seconds.labels(*labels).observe(perf_counter() - started)
+            series = self._series.get(labels)
+            if series is None:
+                series = self._series[labels] = (
+                    http_requests_total.labels(*labels),
+                    http_request_duration_seconds.labels(*labels),
+                )
+            series[0].inc()
+            series[1].observe(perf_counter() - started)
 
 
 class DatabasePoolCollector(Collector):
