@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -81,6 +81,15 @@ _MOVIES_SELECT: AnySelect = (
     .join(Director, Director.id == Movie.director_id)
 )
 _UNFILTERED_COUNT = select(func.coalesce(func.max(Movie.store_rank), 0))
+# A page of the whole catalog, in either order: a range of positions (as quick at any
+# depth), with the bounds as parameters so that one statement serves every page. A
+# statement computes its cache key once; building one per request redid that each time.
+_UNFILTERED_PAGE = {
+    newest_first: _MOVIES_SELECT.where(rank > bindparam("after"))
+    .order_by(rank)
+    .limit(bindparam("size"))
+    for newest_first, rank in ((False, Movie.store_rank), (True, Movie.new_rank))
+}
 
 
 def _movies_select() -> AnySelect:
@@ -115,13 +124,14 @@ async def list_movies(
     total = await count_movies(session, filters)
     if total == 0 or page.is_past(total):
         return [], total
-    conditions, order = filters.conditions(), _order(filters)
-    query = _movies_select().where(*conditions).order_by(order)
+    conditions = filters.conditions()
+    if page.number is not None and not conditions:
+        statement = _UNFILTERED_PAGE[filters.newest_first]
+        rows = await session.execute(statement, {"after": page.offset, "size": page.limit})
+        return [_movie_record(row) for row in rows], total
+    query = _movies_select().where(*conditions).order_by(_order(filters))
     if page.number is not None:
-        if conditions:
-            query = query.offset(page.offset).limit(page.limit)
-        else:  # a range of positions: as quick at any depth
-            query = query.where(order > page.offset).limit(page.limit)
+        query = query.offset(page.offset).limit(page.limit)
     rows = await session.execute(query)
     return [_movie_record(row) for row in rows], total
 
