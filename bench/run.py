@@ -273,6 +273,9 @@ def stack_env(data_dir: Path, ports: dict[str, int], extra: dict[str, str]) -> d
     }
     env.update({f"{name.upper()}_PORT": str(port) for name, port in ports.items()})
     env["DATA_DIR"] = str(data_dir)
+    # stack.py gives each service DATA_DIR as its own; the bench's direct CLI calls (the
+    # scale case's import) need it said, or they use ./var.
+    env.update({f"{name.upper()}_DATA_DIR": str(data_dir) for name in SERVICES})
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
@@ -720,6 +723,9 @@ class Bench:
                 )
             )
 
+            # Idle again: the auth service gives argon2's work memory back once no hash
+            # has run for a second (auth_service/passwords.py).
+            time.sleep(2.0)
             after = {name: rss_mb(stack.processes[name].pid) for name in SERVICES}
             for label, rss in (("after start", idle), ("again, after the load above", after)):
                 report.add(
