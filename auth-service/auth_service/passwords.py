@@ -2,7 +2,7 @@
 
 Every hash and verification runs on a pool of `concurrency` threads of its own (one per
 usable CPU by default): a flood of logins queues here instead of exhausting memory or
-starving the event loop, and a login whose client has gone is dropped from the queue.
+starving the event loop.
 
 Memory: each hash needs `memory_kib` (19 MiB) of work memory, which glibc keeps once
 freed. That reuse is what makes a hash cheap: given back and faulted in again each time,
