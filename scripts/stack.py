@@ -1,6 +1,7 @@
 """Run the whole Kinoarchive stack locally, in the foreground: `make run`.
 
-Migrates and seeds the databases, starts the three services and the nginx gateway,
+Starts the three services (each migrates its database, and the catalog seeds itself,
+where that is needed: <SERVICE>_PREPARE_ON_START) and the nginx gateway,
 prefixes every line they print with the name of the process, and stops them all on
 Ctrl-C (or when one of them dies). Run it with the project's virtual environment.
 
@@ -287,9 +288,24 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def prepare_as_they_start(stack: Stack, out: Output) -> None:
+    """Have each service whose database needs it migrate (and seed) itself as it starts.
+
+    Quicker than `prepare` before starting them: the three processes load Python and their
+    imports side by side instead of after a fourth that loaded much the same.
+    """
+    pending = [name for name in SERVICES if not _ready_already(stack, name)]
+    for name in pending:
+        stack.env[f"{name.upper()}_PREPARE_ON_START"] = "true"
+    if pending:
+        out.line("stack", f"{', '.join(pending)}: schema and seed prepared as each starts")
+    else:
+        out.line("stack", "every schema is up to date and the catalog has movies")
+
+
 def run(stack: Stack, out: Output, ready_timeout: float) -> int:
     nginx = require_nginx()
-    prepare(stack, out)
+    prepare_as_they_start(stack, out)
     nginx_conf = render_gateway(stack)
     check_gateway(nginx, nginx_conf)
 

@@ -3,12 +3,9 @@
 auth-service migrate     create or upgrade the schema (AUTH_DATABASE_URL)
 """
 
-from pathlib import Path
-
+from auth_service import MIGRATIONS
 from auth_service.config import AuthSettings
 from shared.cli import migrate, service_parser
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 
+from auth_service import MIGRATIONS
 from auth_service.config import AuthSettings
 from auth_service.passwords import Argon2Parameters, Passwords
 from auth_service.routes import auth, internal
@@ -76,6 +77,7 @@ def create_app(
         routers=[auth.router, internal.router],
         on_startup=[_start],
         on_shutdown=[_stop],
+        migrations=MIGRATIONS,
     )
     app.state.tokens = Tokens(codec)
     app.state.passwords = Passwords(

@@ -15,6 +15,7 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from catalog_service import MIGRATIONS
 from catalog_service.config import CatalogSettings
 from catalog_service.generate import generate_file
 from catalog_service.importer import (
@@ -30,7 +31,6 @@ from shared.cli import migrate, service_parser
 from shared.db import Database
 from shared.migrations import upgrade
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 SEED = files("catalog_service") / "seed" / "catalog.json"
 
 
@@ -39,12 +39,19 @@ async def load(
 ) -> ImportReport | None:
     database = Database(url, pool_size=1)
     try:
-        async with database.sessionmaker() as session, session.begin():
-            if if_empty and await count_movies(session) > 0:
-                return None
-            return await import_catalog(session, catalog, replace=replace)
+        return await load_into(database, catalog, replace=replace, if_empty=if_empty)
     finally:
         await database.dispose()
+
+
+async def load_into(
+    database: Database, catalog: CatalogFile, *, replace: bool, if_empty: bool
+) -> ImportReport | None:
+    """Import `catalog` in one transaction; None when `if_empty` and there are movies."""
+    async with database.sessionmaker() as session, session.begin():
+        if if_empty and await count_movies(session) > 0:
+            return None
+        return await import_catalog(session, catalog, replace=replace)
 
 
 def seed_catalog() -> CatalogFile:

@@ -1,7 +1,9 @@
 """The app factory every service builds on: middleware, errors, health, metrics, lifespan."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -88,13 +90,22 @@ def create_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     middleware: Sequence[Middleware] = (),
+    migrations: Path | None = None,
 ) -> FastAPI:
-    """A service's app. `middleware` is the service's own, innermost (closest to routes)."""
+    """A service's app. `middleware` is the service's own, innermost (closest to routes).
+
+    With `settings.prepare_on_start`, the database is migrated with `migrations` before
+    the `on_startup` hooks run and before any request is served.
+    """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     database = database or Database.for_service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.prepare_on_start and migrations is not None:
+            from shared.migrations import upgrade  # noqa: PLC0415 (alembic, only when used)
+
+            await asyncio.to_thread(upgrade, migrations, settings.database_url)
         for hook in on_startup:
             await hook(app)
         try:

@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     # the file of a service that writes too (two replicas on one file), as a write would
     # then wait for that process's lock with the event loop stopped.
     database_sqlite_inline: bool = True
+    # Bring the database to the newest schema (and seed an empty catalog) before serving.
+    # The local run sets it where a database needs it; compose runs migrate jobs instead.
+    prepare_on_start: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 

@@ -3,12 +3,9 @@
 user-service migrate     create or upgrade the schema (USER_DATABASE_URL)
 """
 
-from pathlib import Path
-
 from shared.cli import migrate, service_parser
+from user_service import MIGRATIONS
 from user_service.config import UserSettings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def main(argv: list[str] | None = None) -> int:
