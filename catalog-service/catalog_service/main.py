@@ -21,7 +21,7 @@ async def _seed_if_empty(app: FastAPI) -> None:
 
     report = await load_into(app.state.database, seed_catalog(), replace=False, if_empty=True)
     if report is not None:
-        logger.info("seeded the empty catalog: %s", report)
+        logger.info("seeded the empty catalog: %s", "; ".join(str(report).splitlines()))
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
