@@ -6,12 +6,10 @@ import hmac
 import json
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from auth_service.main import create_app
 from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType
-from shared.testing import use_session
+from shared.testing import use_session, write_key_pair
 from tests.conftest import (
     asgi_client,
     auth_settings,
@@ -22,35 +20,10 @@ from tests.conftest import (
 )
 
 
-def new_private_key(algorithm: str):
-    if algorithm == "RS256":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-def write_keys(folder, algorithm: str, name: str = "jwt"):
-    key = new_private_key(algorithm)
-    private = folder / f"{name}-private.pem"
-    public = folder / f"{name}-public.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 @pytest.fixture(params=["RS256", "EdDSA"])
 async def signing(request, tmp_path, database_url, session):
     algorithm = request.param
-    private, public = write_keys(tmp_path, algorithm)
+    private, public = write_key_pair(tmp_path, algorithm)
     app = create_app(
         auth_settings(database_url),
         JwtSettings(algorithm=algorithm, private_key_file=private, public_key_file=public),
@@ -92,7 +65,7 @@ async def test_a_foreign_private_key_is_refused(signing) -> None:
     algorithm, client, verifier, folder = signing
     await register(client, "asym-foreign@x.io")
     pair = await login(client, "asym-foreign@x.io")
-    foreign_private, foreign_public = write_keys(folder, algorithm, "foreign")
+    foreign_private, foreign_public = write_key_pair(folder, algorithm, "foreign")
     foreign = TokenCodec(
         JwtSettings(
             algorithm=algorithm, private_key_file=foreign_private, public_key_file=foreign_public
@@ -131,7 +104,7 @@ async def test_hs256_signed_with_the_public_key_is_refused(signing) -> None:
 
 
 def test_the_auth_service_needs_the_private_key(tmp_path, database_url) -> None:
-    _, public = write_keys(tmp_path, "EdDSA")
+    _, public = write_key_pair(tmp_path, "EdDSA")
     with pytest.raises(ValueError, match="JWT_PRIVATE_KEY_FILE"):
         create_app(
             auth_settings(database_url), JwtSettings(algorithm="EdDSA", public_key_file=public)

@@ -34,3 +34,4 @@ async def test_the_service_migrates_its_empty_database_when_asked(
                 "/auth/register/", json={"email": "first@example.com", "password": "a" * 12}
             )
     assert response.status_code == 201
+    assert response.json()["email"] == "first@example.com"

@@ -10,6 +10,7 @@
 - `use_session(app, session)`: the app's session dependency answers with that session.
 - `schema_drift(migrations, metadata)`: what the migrations and the models disagree on.
 - `threaded_callables(app)`: route functions and dependencies FastAPI runs in a thread.
+- `write_key_pair(folder, algorithm)`: a new RS256 or EdDSA key pair as PEM files.
 """
 
 import asyncio
@@ -24,6 +25,8 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -138,3 +141,27 @@ def threaded_callables(app: FastAPI) -> list[str]:
 
     routes(app.router.routes)
     return sorted(found)
+
+
+def write_key_pair(folder: Path, algorithm: str = "EdDSA", name: str = "jwt") -> tuple[Path, Path]:
+    """A new key pair for `algorithm` (RS256 or EdDSA), written to `folder` as
+    `{name}-private.pem` (PKCS#8) and `{name}-public.pem`: (private, public)."""
+    key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if algorithm == "RS256"
+        else ed25519.Ed25519PrivateKey.generate()
+    )
+    private, public = folder / f"{name}-private.pem", folder / f"{name}-public.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public

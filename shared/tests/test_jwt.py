@@ -5,16 +5,10 @@ from pathlib import Path
 
 import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-)
 from pydantic import ValidationError
 
 from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType, key_id
+from shared.testing import write_key_pair
 
 SECRET = "s" * 40
 
@@ -186,16 +180,8 @@ def test_empty_previous_secret_is_unset(monkeypatch: pytest.MonkeyPatch) -> None
 def test_rotation_of_an_asymmetric_pair(tmp_path: Path) -> None:
     """EdDSA: the new private key signs; the old public key still verifies its tokens."""
 
-    def pair(name: str) -> tuple[Path, Path]:
-        key = Ed25519PrivateKey.generate()
-        private, public = tmp_path / f"{name}.pem", tmp_path / f"{name}.pub.pem"
-        private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-        public.write_bytes(
-            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        )
-        return private, public
-
-    (old_private, old_public), (new_private, new_public) = pair("old"), pair("new")
+    old_private, old_public = write_key_pair(tmp_path, "EdDSA", "old")
+    new_private, new_public = write_key_pair(tmp_path, "EdDSA", "new")
     old_signer = TokenCodec(
         JwtSettings(algorithm="EdDSA", private_key_file=old_private, public_key_file=old_public),
         can_sign=True,

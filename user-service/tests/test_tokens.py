@@ -5,17 +5,14 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from shared.jwt import JwtSettings, TokenCodec, TokenType
-from shared.testing import use_session
+from shared.testing import use_session, write_key_pair
 from tests.conftest import JWT_SECRET, serve, user_settings
 from user_service.main import create_app
 from user_service.models import Profile
@@ -171,29 +168,10 @@ async def test_the_user_id_reaches_the_access_log(client, bearer, caplog) -> Non
     ]
 
 
-def ed25519_pair(folder: Path) -> tuple[Path, Path]:
-    key = Ed25519PrivateKey.generate()
-    private = folder / "private.pem"
-    public = folder / "public.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 async def test_asymmetric_mode_verifies_with_the_public_key_only(
     tmp_path, database_url, session, http_client
 ) -> None:
-    private, public = ed25519_pair(tmp_path)
+    private, public = write_key_pair(tmp_path, "EdDSA")
     auth_codec = TokenCodec(
         JwtSettings(algorithm="EdDSA", private_key_file=private, public_key_file=public),
         can_sign=True,
