@@ -39,7 +39,7 @@ async def get_throttle(request: Request) -> LoginThrottle:
 
 
 async def get_client_address(request: Request) -> str:
-    settings: AuthSettings = request.app.state.settings
+    settings = await get_settings(request)
     return client_address(
         request.client.host if request.client else None,
         request.headers.get("x-real-ip"),
