@@ -7,7 +7,8 @@
 - `rolled_back_session(engine)`: a session inside a transaction that is rolled back, so
   each test sees the same data whatever the others did. The session's own commits
   become savepoints.
-- `use_session(app, session)`: the app's session dependency answers with that session.
+- `use_session(app, session)`: the app's session and reader dependencies answer with
+  that session, so a test's reads see its own uncommitted writes.
 - `schema_drift(migrations, metadata)`: what the migrations and the models disagree on.
 - `threaded_callables(app)`: route functions and dependencies FastAPI runs in a thread.
 - `write_key_pair(folder, algorithm)`: a new RS256 or EdDSA key pair as PEM files.
@@ -30,10 +31,19 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy import MetaData, make_url, text
+from sqlalchemy import Executable, MetaData, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
-from shared.db import create_engine, get_session
+from shared.db import (
+    Params,
+    Rows,
+    SessionOpener,
+    committing,
+    create_engine,
+    get_reader,
+    get_session,
+    get_session_opener,
+)
 from shared.migrations import upgrade
 
 TEST_DATABASE_ENV = "TEST_DATABASE_URL"
@@ -89,19 +99,38 @@ async def migrated_database(service: str, migrations: Path) -> AsyncIterator[str
         yield url
 
 
+class SessionReader:
+    """A `shared.db.Reader` that reads in a session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
+        return (await self.session.execute(statement, parameters)).all()
+
+    async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
+        return await self.session.scalar(statement, parameters)
+
+
 def use_session(app: FastAPI, session: AsyncSession) -> None:
-    """Swap the app's session for the test's, committing and rolling back as
-    `shared.db.get_session` does (its commits are savepoints of the test's transaction)."""
+    """Swap the app's sessions for the test's, committing and rolling back as
+    `shared.db.get_session` does (its commits are savepoints of the test's transaction),
+    and read in it too."""
+    reader = SessionReader(session)
 
-    async def override() -> AsyncIterator[AsyncSession]:
-        try:
+    async def session_dependency() -> AsyncIterator[AsyncSession]:
+        async with committing(session):
             yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
 
-    app.dependency_overrides[get_session] = override
+    async def session_opener() -> SessionOpener:
+        return lambda: committing(session)
+
+    async def read_in_session() -> SessionReader:
+        return reader
+
+    app.dependency_overrides[get_session] = session_dependency
+    app.dependency_overrides[get_session_opener] = session_opener
+    app.dependency_overrides[get_reader] = read_in_session
 
 
 async def schema_drift(migrations: Path, metadata: MetaData) -> list[Any]:

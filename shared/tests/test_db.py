@@ -1,4 +1,5 @@
-"""SQLite engines: inline calls, and writers queued so that no inline call waits for a lock."""
+"""SQLite engines (inline calls, and writers queued so that no inline call waits for a
+lock), the readers, and the session opener."""
 
 import asyncio
 import time
@@ -6,12 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from fastapi import FastAPI, Request
+from sqlalchemy import bindparam, column, func, insert, select, table, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from shared.db import Database
+from shared.db import ConnectionReader, Database, InlineReader, get_session_opener
 from shared.settings import ServiceSettings
 from shared.sqlite_inline import InlineConnection
+from shared.testing import temporary_database
 
 
 @pytest.fixture
@@ -122,3 +125,94 @@ async def test_a_failed_write_gives_the_lock_back(database: Database) -> None:
             session.execute(text("INSERT INTO item (id, name) VALUES (2, 'two')")), timeout=2
         )
         await session.commit()
+
+
+# Readers: each statement on its own, its rows whole, no connection held in between.
+
+
+async def test_a_service_on_sqlite_reads_inline(tmp_path: Path) -> None:
+    inline = Database.for_service(ServiceSettings(data_dir=tmp_path, service_name="probe"))
+    threaded = Database.for_service(
+        ServiceSettings(data_dir=tmp_path, service_name="probe", database_sqlite_inline=False)
+    )
+    try:
+        assert isinstance(inline.reader, InlineReader)
+        assert isinstance(threaded.reader, ConnectionReader)
+    finally:
+        await inline.dispose()
+        await threaded.dispose()
+
+
+@pytest.fixture
+async def any_database() -> AsyncIterator[Database]:
+    """SQLite (inline), or PostgreSQL under `make test-postgres`."""
+    async with temporary_database("reader") as url:
+        database = Database(url, inline_sqlite=True)
+        async with database.engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+        yield database
+        await database.dispose()
+
+
+ITEMS = table("item", column("id"), column("name"))
+NAMES = select(ITEMS.c.name).order_by(ITEMS.c.id)
+
+
+async def test_each_read_sees_the_latest_commit(any_database: Database) -> None:
+    reader = any_database.reader
+    assert await reader.rows(NAMES) == []
+    assert await reader.scalar(select(func.count()).select_from(ITEMS)) == 0
+    async with any_database.sessionmaker() as session:
+        await session.execute(insert(ITEMS).values(id=1, name="one"))
+        assert await reader.rows(NAMES) == []  # not committed yet
+        await session.commit()
+    rows = await reader.rows(NAMES)
+    assert [row.name for row in rows] == ["one"]
+    by_id = select(ITEMS.c.name).where(ITEMS.c.id == bindparam("id"))
+    assert await reader.scalar(by_id, {"id": 1}) == "one"
+    assert await reader.scalar(by_id, {"id": 2}) is None
+
+
+async def test_a_reader_holds_no_connection_between_statements(any_database: Database) -> None:
+    """Rows come back whole, so a thousand reads in flight at once need no pool slot."""
+    async with any_database.sessionmaker() as session:
+        await session.execute(insert(ITEMS), [{"id": i, "name": str(i)} for i in range(1, 51)])
+        await session.commit()
+
+    async def read_then_wait() -> int:
+        rows = await any_database.reader.rows(NAMES)
+        await asyncio.sleep(0)
+        return len(rows)
+
+    lengths = await asyncio.wait_for(
+        asyncio.gather(*(read_then_wait() for _ in range(1000))), timeout=30
+    )
+    assert set(lengths) == {50}
+    assert any_database.engine.pool.checkedout() == 0
+
+
+async def test_the_inline_reader_cannot_write(database: Database) -> None:
+    with pytest.raises(OperationalError, match="readonly"):
+        await database.reader.rows(text("INSERT INTO item (id, name) VALUES (1, 'x')"))
+    assert await database.reader.rows(NAMES) == []
+
+
+# The session opener: a session only for the route that asks for one.
+
+
+async def test_an_opened_session_commits_when_the_block_ends(any_database: Database) -> None:
+    app = FastAPI()
+    app.state.database = any_database
+    request = Request({"type": "http", "app": app})
+    open_session = await get_session_opener(request)
+
+    async def add(item_id: int, name: str, *, fail: bool = False) -> None:
+        async with open_session() as session:
+            await session.execute(insert(ITEMS).values(id=item_id, name=name))
+            if fail:
+                raise RuntimeError(name)
+
+    await add(1, "kept")
+    with pytest.raises(RuntimeError):
+        await add(2, "dropped", fail=True)
+    assert [row.name for row in await any_database.reader.rows(NAMES)] == ["kept"]

@@ -48,3 +48,23 @@ async def test_writes_are_durable_once_answered(committing_app, bearer) -> None:
         profile = await session.get(Profile, 7)
         assert (profile.name, profile.favourite_genre_id) == ("Анна", 2)
         assert await session.scalar(select(Bookmark.movie_id)) == 3
+
+
+async def test_a_read_writes_only_for_a_new_user_or_a_new_email(committing_app, bearer) -> None:
+    """GET /user/ reads without a session and opens one only when the row must change."""
+
+    async def stored() -> tuple[str, object]:
+        async with committing_app.state.database.sessionmaker() as session:
+            profile = await session.get(Profile, 7)
+            return profile.email, profile.updated_at
+
+    async with serve(committing_app) as client:
+        first = await client.get("/user/", headers=bearer(7, "a@x.io"))
+        made = await stored()
+        again = await client.get("/user/", headers=bearer(7, "a@x.io"))
+        assert await stored() == made
+        moved = await client.get("/user/", headers=bearer(7, "b@x.io"))
+    assert first.json() == again.json()
+    assert first.json()["email"] == "a@x.io"
+    assert moved.json()["email"] == "b@x.io"
+    assert (await stored())[0] == "b@x.io"

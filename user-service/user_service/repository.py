@@ -11,11 +11,12 @@ waits for the write lock (busy timeout) rather than failing on a stale read snap
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import Row, bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import Reader
 from shared.pagination import Page
 from user_service.models import Bookmark, Profile, utc_now
 
@@ -45,20 +46,19 @@ async def ensure_profile(session: AsyncSession, user_id: int, email: str) -> Pro
 
 
 # Built once: making the statement again per request cost more than running it (bench/).
-_PROFILE_OF_USER = select(Profile).where(Profile.user_id == bindparam("user_id"))
+_PROFILE_OF_USER = select(
+    Profile.user_id, Profile.email, Profile.name, Profile.surname, Profile.favourite_genre_id
+).where(Profile.user_id == bindparam("user_id"))
 
 
-async def read_profile(session: AsyncSession, user_id: int, email: str) -> Profile:
-    """`ensure_profile` for a read: nearly every request finds the row as it should be,
-    and then nothing is written (a write per GET costs the write lock and a commit)."""
-    result = await session.execute(_PROFILE_OF_USER, {"user_id": user_id})
-    profile = result.scalar_one_or_none()
-    if profile is not None and profile.email == email:
-        return profile
-    # Missing, or the token's email changed: end the read first (on SQLite a read
-    # snapshot cannot always become a write), then write first as ensure_profile does.
-    await session.rollback()
-    return await ensure_profile(session, user_id, email)
+async def find_profile(reader: Reader, user_id: int) -> Row[Any] | None:
+    """The profile's columns as a row, or None before the user's first request.
+
+    A GET reads here, without a session, and writes (`ensure_profile`) only when the
+    row is missing or the token's email changed: nearly every request writes nothing.
+    """
+    rows = await reader.rows(_PROFILE_OF_USER, {"user_id": user_id})
+    return rows[0] if rows else None
 
 
 async def update_profile(

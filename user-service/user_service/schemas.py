@@ -9,6 +9,7 @@ import unicodedata
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from sqlalchemy import Row
 
 from shared.errors import FieldError, ValidationFailed
 from user_service.models import NAME_MAX_LENGTH, Profile
@@ -23,7 +24,8 @@ class ProfileOut(BaseModel):
     favourite_genre: int | None
 
     @classmethod
-    def of(cls, profile: Profile) -> "ProfileOut":
+    def of(cls, profile: Profile | Row[Any]) -> "ProfileOut":
+        """From the model, or from a row of the same columns."""
         return cls(
             id=profile.user_id,
             email=profile.email,

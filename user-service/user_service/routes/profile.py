@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from shared.db import SessionDep
+from shared.db import OpenSessionDep, ReaderDep, SessionDep
 from shared.errors import FieldError, ValidationFailed, error_responses
 from user_service import repository
 from user_service.deps import AuthDep, CatalogDep, CurrentUser
@@ -12,9 +12,15 @@ router = APIRouter(prefix="/user", tags=["profile"])
 
 
 @router.get("", responses=error_responses(401))
-async def read_profile(user: CurrentUser, session: SessionDep) -> ProfileOut:
+async def read_profile(
+    user: CurrentUser, reader: ReaderDep, open_session: OpenSessionDep
+) -> ProfileOut:
     """The user's profile (made on first use from the token)."""
-    return ProfileOut.of(await repository.read_profile(session, user.user_id, user.email))
+    profile = await repository.find_profile(reader, user.user_id)
+    if profile is None or profile.email != user.email:
+        async with open_session() as session:
+            return ProfileOut.of(await repository.ensure_profile(session, user.user_id, user.email))
+    return ProfileOut.of(profile)
 
 
 @router.patch("", responses=error_responses(401, 422, 503))
