@@ -13,7 +13,7 @@ from catalog_service.importer import CatalogFileError, import_catalog, load_file
 from catalog_service.models import Genre, Movie, metadata
 from catalog_service.repository import MovieFilters, list_movies
 from shared.pagination import Page
-from shared.testing import schema_drift, temporary_database
+from shared.testing import SessionReader, schema_drift, temporary_database
 from tests.conftest import CATALOG, MOVIES
 
 COURSE_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "skypro-fixtures.json"
@@ -147,12 +147,13 @@ async def test_migrations_match_the_models() -> None:
 async def test_ranks_follow_every_import(session: AsyncSession) -> None:
     newest = {**MOVIES[0], "id": 600, "title": "Самый новый", "year": 2026}
     await import_catalog(session, parse_catalog({"movies": [newest]}))
-    first, total = await list_movies(session, MovieFilters(newest_first=True), Page(1))
+    reader = SessionReader(session)
+    first, total = await list_movies(reader, MovieFilters(newest_first=True), Page(1))
     assert first[0]["id"] == 600
     assert total == len(MOVIES) + 1
-    last, _ = await list_movies(session, MovieFilters(), Page(3))
+    last, _ = await list_movies(reader, MovieFilters(), Page(3))
     assert [m["id"] for m in last] == [*range(25, 31), 600]
     await import_catalog(session, parse_catalog(CATALOG), replace=True)
-    again, total = await list_movies(session, MovieFilters(newest_first=True), Page(1))
+    again, total = await list_movies(reader, MovieFilters(newest_first=True), Page(1))
     assert total == len(MOVIES)
     assert again[0]["id"] != 600

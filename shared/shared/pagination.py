@@ -7,6 +7,7 @@ and, for a page, an RFC 8288 `Link` header.
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Query
 from starlette.datastructures import URL
@@ -59,9 +60,13 @@ def pagination_headers(url: URL, page: Page, total: int) -> dict[str, str]:
     if page.number < last:
         links.append((page.number + 1, "next"))
     links.append((last, "last"))
-    headers["Link"] = ", ".join(
-        f'<{url.include_query_params(page=number)}>; rel="{rel}"' for number, rel in links
-    )
+    # What `url.include_query_params(page=n)` gives (the other parameters as they came,
+    # then `page`), with the query parsed and encoded once rather than once a link.
+    pairs = parse_qsl(url.query, keep_blank_values=True)
+    query = [*((key, value) for key, value in pairs if key != "page"), ("page", "")]
+    base = f"{url.replace(query='', fragment='')}?{urlencode(query)}"  # ends with "page="
+    fragment = f"#{url.fragment}" if url.fragment else ""
+    headers["Link"] = ", ".join(f'<{base}{number}{fragment}>; rel="{rel}"' for number, rel in links)
     return headers
 
 

@@ -46,3 +46,23 @@ def test_offsets() -> None:
     assert Page(3).is_past(24)
     assert not Page(2).is_past(13)
     assert not Page(None).is_past(0)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "http://x/movies?page=2",
+        "http://x/movies?q=a+b&page=2&genre_id=3",
+        "http://x/movies?page=2&page=5&q=",
+        "http://x/movies?q=%D0%81%D0%B6&ids=1%2C2&status=new&page=2",
+        "http://x:8000/movies?x=%26%3D%3F&page=2#top",
+    ],
+)
+def test_links_keep_the_other_parameters_as_starlette_would(address: str) -> None:
+    """Each link is the request's URL with `page` set, as `include_query_params` makes it."""
+    url = URL(address)
+    links = rels(pagination_headers(url, Page(2), 100))
+    expected = {
+        "first": 1, "prev": 1, "next": 3, "last": 9,
+    }  # fmt: skip
+    assert links == {rel: str(url.include_query_params(page=n)) for rel, n in expected.items()}

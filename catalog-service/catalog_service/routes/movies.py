@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from catalog_service import repository
 from catalog_service.repository import MovieFilters, Record
-from shared.db import INT32_MAX, DatabaseDep, SessionDep
+from shared.db import INT32_MAX, DatabaseDep, ReaderDep
 from shared.errors import FieldError, NotFound, ValidationFailed, error_responses
 from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
@@ -55,7 +55,7 @@ def title_query(raw: str | None) -> str | None:
 )
 async def list_movies(
     request: Request,
-    session: SessionDep,
+    reader: ReaderDep,
     database: DatabaseDep,
     page: PageDep,
     genre_id: IdFilter = None,
@@ -80,13 +80,13 @@ async def list_movies(
         newest_first="new" in (status, state),
     )
     if page.number is None:  # the whole list: streamed, however long it is
-        total = await repository.count_movies(session, filters)
+        total = await repository.count_movies(reader, filters)
         return StreamingResponse(
             json_array(repository.stream_movies(database, filters)),
             media_type="application/json",
             headers=pagination_headers(request.url, page, total),
         )
-    movies, total = await repository.list_movies(session, filters, page)
+    movies, total = await repository.list_movies(reader, filters, page)
     return JSONResponse(movies, headers=pagination_headers(request.url, page, total))
 
 
@@ -102,9 +102,9 @@ async def json_array(batches: AsyncIterator[list[Record]]) -> AsyncIterator[byte
 
 
 @router.get("/{movie_id}", response_model=MovieOut, responses=error_responses(404, 422))
-async def read_movie(movie_id: int, session: SessionDep) -> JSONResponse:
+async def read_movie(movie_id: int, reader: ReaderDep) -> JSONResponse:
     """One movie with its genre and director."""
-    movie = await repository.get_movie(session, movie_id) if 1 <= movie_id <= INT32_MAX else None
+    movie = await repository.get_movie(reader, movie_id) if 1 <= movie_id <= INT32_MAX else None
     if movie is None:
         raise NotFound("There is no movie with this id.")
     return JSONResponse(movie)

@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 
 from catalog_service import repository
 from catalog_service.models import Director, Genre
-from shared.db import INT32_MAX, SessionDep
+from shared.db import INT32_MAX, ReaderDep
 from shared.errors import NotFound, error_responses
 from shared.movies import DirectorOut, GenreOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
@@ -23,8 +23,8 @@ def named_router(
         name=f"list_{model.__tablename__}",
         summary=f"List {model.__tablename__}",
     )
-    async def list_records(request: Request, session: SessionDep, page: PageDep) -> JSONResponse:
-        records, total = await repository.list_named(session, model, page)
+    async def list_records(request: Request, reader: ReaderDep, page: PageDep) -> JSONResponse:
+        records, total = await repository.list_named(reader, model, page)
         return JSONResponse(records, headers=pagination_headers(request.url, page, total))
 
     @router.get(
@@ -34,9 +34,9 @@ def named_router(
         name=f"read_{noun}",
         summary=f"Read a {noun}",
     )
-    async def read_record(record_id: int, session: SessionDep) -> JSONResponse:
+    async def read_record(record_id: int, reader: ReaderDep) -> JSONResponse:
         record = (
-            await repository.get_named(session, model, record_id)
+            await repository.get_named(reader, model, record_id)
             if 1 <= record_id <= INT32_MAX
             else None
         )
