@@ -77,3 +77,16 @@ async def test_one_json_access_line_per_request_with_every_field(
     # No user on a public request: the field is left out rather than null.
     assert public["request_id"] == "req-public"
     assert "user_id" not in public
+
+
+async def test_a_request_without_an_id_gets_a_new_one_each_time(tmp_path: Path) -> None:
+    settings = ServiceSettings(service_name="probe", data_dir=tmp_path, environment="test")
+    app = create_app(title="probe", description="", settings=settings, routers=[router])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe.test") as client:
+        ids = [(await client.get("/public")).headers["X-Request-ID"] for _ in range(200)]
+        given = await client.get("/public", headers={"X-Request-ID": "bad id!"})
+    await app.state.database.dispose()
+    assert len(set(ids)) == len(ids)
+    assert all(len(value) == 32 and set(value) <= set("0123456789abcdef") for value in ids)
+    assert given.headers["X-Request-ID"] not in ("bad id!", *ids)
