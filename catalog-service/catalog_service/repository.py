@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog_service.models import Director, Genre, Movie, search_key
-from shared.db import Database, Reader
+from shared.db import Database, Reader, reused
 from shared.pagination import Page
 
 Record = dict[str, Any]
@@ -83,14 +83,14 @@ _MOVIES_SELECT: AnySelect = (
     .join(Genre, Genre.id == Movie.genre_id)
     .join(Director, Director.id == Movie.director_id)
 )
-_UNFILTERED_COUNT = select(func.coalesce(func.max(Movie.store_rank), 0))
+_UNFILTERED_COUNT = reused(select(func.coalesce(func.max(Movie.store_rank), 0)))
 # A page of the whole catalog, in either order: a range of positions (as quick at any
 # depth), with the bounds as parameters so that one statement serves every page. A
 # statement computes its cache key once; building one per request redid that each time.
 _UNFILTERED_PAGE = {
-    newest_first: _MOVIES_SELECT.where(rank > bindparam("after"))
-    .order_by(rank)
-    .limit(bindparam("size"))
+    newest_first: reused(
+        _MOVIES_SELECT.where(rank > bindparam("after")).order_by(rank).limit(bindparam("size"))
+    )
     for newest_first, rank in ((False, Movie.store_rank), (True, Movie.new_rank))
 }
 
@@ -157,7 +157,7 @@ async def stream_movies(
             yield [_movie_record(row) for row in rows]
 
 
-_MOVIE_BY_ID = _MOVIES_SELECT.where(Movie.id == bindparam("movie_id"))
+_MOVIE_BY_ID = reused(_MOVIES_SELECT.where(Movie.id == bindparam("movie_id")))
 
 
 async def get_movie(reader: Reader, movie_id: int) -> Record | None:

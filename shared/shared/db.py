@@ -12,10 +12,10 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine, Executable, Row, event, make_url, text
+from sqlalchemy import Engine, Executable, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
@@ -30,6 +30,7 @@ from sqlalchemy.util import await_
 
 from shared import sqlite_inline
 from shared.settings import ServiceSettings
+from shared.sqlite_inline import REUSED, InlineReader
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -175,7 +176,16 @@ def create_engine(
 
 
 Params = Mapping[str, Any] | None
-Rows = Sequence[Row[Any]]
+Rows = Sequence[Any]  # rows: tuples whose fields are also attributes (`row.email`)
+
+_Statement = TypeVar("_Statement", bound=Executable)
+
+
+def reused(statement: _Statement) -> _Statement:
+    """Mark a statement that is built once and run again and again (a module constant):
+    a reader on SQLite compiles it once and gives it to the driver itself from then on
+    (shared/sqlite_inline.py, `DirectStatement`). Other readers run it as any other."""
+    return statement.execution_options(**{REUSED: True})
 
 
 class Reader(Protocol):
@@ -189,24 +199,6 @@ class Reader(Protocol):
     async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows: ...
 
     async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any: ...
-
-
-class InlineReader:
-    """SQLite in the event loop's thread: a synchronous connection, a fifth of the cost
-    of a session's read (bench/)."""
-
-    __slots__ = ("_engine",)
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
-        with self._engine.connect() as connection:
-            return connection.execute(statement, parameters).all()
-
-    async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
-        with self._engine.connect() as connection:
-            return connection.execute(statement, parameters).scalar()
 
 
 class ConnectionReader:
@@ -267,6 +259,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if isinstance(self.reader, InlineReader):
+            self.reader.close()
         if self._inline_reader_engine is not None:
             self._inline_reader_engine.dispose()
 

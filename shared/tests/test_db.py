@@ -4,16 +4,32 @@ lock), the readers, and the session opener."""
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI, Request
-from sqlalchemy import bindparam, column, func, insert, select, table, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from shared.db import ConnectionReader, Database, InlineReader, get_session_opener
+from shared.db import ConnectionReader, Database, InlineReader, get_session_opener, reused
 from shared.settings import ServiceSettings
-from shared.sqlite_inline import InlineConnection
+from shared.sqlite_inline import DirectStatement, InlineConnection
 from shared.testing import temporary_database
 
 
@@ -216,3 +232,68 @@ async def test_an_opened_session_commits_when_the_block_ends(any_database: Datab
     with pytest.raises(RuntimeError):
         await add(2, "dropped", fail=True)
     assert [row.name for row in await any_database.reader.rows(NAMES)] == ["kept"]
+
+
+# Reused statements: compiled once and run on the driver itself, where nothing converts.
+
+KINDS = Table(
+    "kinds",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50)),
+    Column("score", Float),
+    Column("seen_at", DateTime(timezone=True)),
+)
+
+
+@pytest.fixture
+async def kinds(database: Database) -> Database:
+    async with database.engine.begin() as connection:
+        await connection.run_sync(KINDS.metadata.create_all)
+        await connection.execute(
+            insert(KINDS),
+            [
+                {"id": 1, "name": "Ёж", "score": 7.5, "seen_at": datetime(2026, 1, 2, tzinfo=UTC)},
+                {"id": 2, "name": None, "score": None, "seen_at": None},
+            ],
+        )
+    return database
+
+
+BY_ID = select(KINDS.c.id, KINDS.c.name.label("title"), KINDS.c.score).where(
+    KINDS.c.id == bindparam("id")
+)
+
+
+async def test_a_reused_statement_reads_what_sqlalchemy_reads(kinds: Database) -> None:
+    reader = kinds.reader
+    assert isinstance(reader, InlineReader)
+    assert DirectStatement.of(BY_ID, kinds.engine.dialect) is not None
+    for item_id in (1, 2, 3):
+        expected = await reader.rows(BY_ID, {"id": item_id})
+        found = await reader.rows(reused(BY_ID), {"id": item_id})
+        assert [tuple(row) for row in found] == [tuple(row) for row in expected]
+        assert all(row._fields == ("id", "title", "score") for row in found)
+    assert (await reader.rows(reused(BY_ID), {"id": 1}))[0].title == "Ёж"
+    everything = reused(select(func.count()).select_from(KINDS))
+    assert await reader.scalar(everything) == 2
+    assert await reader.scalar(reused(BY_ID), {"id": 3}) is None
+
+
+async def test_statements_that_convert_or_expand_take_the_ordinary_way(kinds: Database) -> None:
+    dialect = kinds.engine.dialect
+    dated = reused(select(KINDS.c.seen_at).where(KINDS.c.id == 1))
+    listed = reused(select(KINDS.c.id).where(KINDS.c.id.in_([1, 2])).order_by(KINDS.c.id))
+    assert DirectStatement.of(dated, dialect) is None
+    assert DirectStatement.of(listed, dialect) is None
+    assert await kinds.reader.scalar(dated) == datetime(2026, 1, 2)  # SQLite keeps no zone
+    assert [row.id for row in await kinds.reader.rows(listed)] == [1, 2]
+
+
+async def test_a_reused_statement_fails_as_sqlalchemy_would(kinds: Database) -> None:
+    missing = reused(select(column("id")).select_from(table("nowhere")))
+    with pytest.raises(OperationalError, match="no such table"):
+        await kinds.reader.rows(missing)
+    with pytest.raises(SQLAlchemyError, match="A value is required for bind parameter 'id'"):
+        await kinds.reader.rows(reused(BY_ID), {})
+    assert len(await kinds.reader.rows(reused(BY_ID), {"id": 1})) == 1  # still usable

@@ -1,13 +1,17 @@
-"""Simultaneous requests on a database whose transactions really commit."""
+"""Simultaneous requests on a database whose transactions really commit, read by the
+service's own reader."""
 
 import asyncio
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.dialects.sqlite import pysqlite
 
 from shared.db import Database
+from shared.sqlite_inline import DirectStatement
 from tests.conftest import serve
 from tests.fakes import make_movie
+from user_service import repository
 from user_service.models import Bookmark, Profile, UserBase
 
 
@@ -68,3 +72,8 @@ async def test_a_read_writes_only_for_a_new_user_or_a_new_email(committing_app, 
     assert first.json()["email"] == "a@x.io"
     assert moved.json()["email"] == "b@x.io"
     assert (await stored())[0] == "b@x.io"
+
+
+def test_the_profile_read_runs_on_the_driver() -> None:
+    """It would still work the ordinary way; this guards its speed (bench/)."""
+    assert DirectStatement.of(repository._PROFILE_OF_USER, pysqlite.dialect()) is not None

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Reader
+from shared.db import Reader, reused
 from shared.pagination import Page
 from user_service.models import Bookmark, Profile, utc_now
 
@@ -46,9 +46,11 @@ async def ensure_profile(session: AsyncSession, user_id: int, email: str) -> Pro
 
 
 # Built once: making the statement again per request cost more than running it (bench/).
-_PROFILE_OF_USER = select(
-    Profile.user_id, Profile.email, Profile.name, Profile.surname, Profile.favourite_genre_id
-).where(Profile.user_id == bindparam("user_id"))
+_PROFILE_OF_USER = reused(
+    select(
+        Profile.user_id, Profile.email, Profile.name, Profile.surname, Profile.favourite_genre_id
+    ).where(Profile.user_id == bindparam("user_id"))
+)
 
 
 async def find_profile(reader: Reader, user_id: int) -> Row[Any] | None:
