@@ -1,9 +1,8 @@
-import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from catalog_service import repository
 from catalog_service.repository import MovieFilters, Record
@@ -11,6 +10,7 @@ from shared.db import INT32_MAX, DatabaseDep, ReaderDep
 from shared.errors import FieldError, NotFound, ValidationFailed, error_responses
 from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
+from shared.responses import JSONResponse, encode_json
 
 router = APIRouter(prefix="/movies", tags=["movies"])
 
@@ -95,8 +95,7 @@ async def json_array(batches: AsyncIterator[list[Record]]) -> AsyncIterator[byte
     separator = b"["
     async for batch in batches:
         if batch:
-            encoded = json.dumps(batch, ensure_ascii=False, separators=(",", ":"))
-            yield separator + encoded[1:-1].encode()
+            yield separator + encode_json(batch)[1:-1]
             separator = b","
     yield b"[]" if separator == b"[" else b"]"
 

@@ -1,7 +1,6 @@
 """Genres and directors: the same two routes each, over their own table."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from catalog_service import repository
 from catalog_service.models import Director, Genre
@@ -9,6 +8,7 @@ from shared.db import INT32_MAX, ReaderDep
 from shared.errors import NotFound, error_responses
 from shared.movies import DirectorOut, GenreOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
+from shared.responses import JSONResponse
 
 
 def named_router(

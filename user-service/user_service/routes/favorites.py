@@ -3,12 +3,12 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.responses import JSONResponse
 
 from shared.db import INT32_MAX, SessionDep
 from shared.errors import NotFound, error_responses
 from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
+from shared.responses import JSONResponse
 from user_service import repository
 from user_service.deps import CatalogDep, CurrentUser
 
