@@ -1,4 +1,5 @@
 import ipaddress
+from functools import cached_property
 from typing import Self
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -110,6 +111,7 @@ class AuthSettings(ServiceSettings):
             )
         return self
 
-    @property
+    @cached_property
     def trusted_proxy_networks(self) -> tuple[IpNetwork, ...]:
+        """Parsed once: every login asks (bench/)."""
         return parse_networks(self.trusted_proxies)

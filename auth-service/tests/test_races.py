@@ -5,11 +5,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.dialects.sqlite import pysqlite
 
 from auth_service import repository
 from auth_service.main import purge_periodically
 from auth_service.models import RefreshToken, User
 from auth_service.tokens import purge_expired
+from shared.sqlite_inline import DirectStatement
 from tests.conftest import PASSWORD, asgi_client, login, register
 
 CONCURRENCY = 10
@@ -130,3 +132,23 @@ async def test_the_lifespan_starts_and_stops_the_purge(committed_app) -> None:
         assert task.get_name() == "purge-refresh-tokens"
         assert not task.done()
     assert task.cancelled()
+
+
+async def test_simultaneous_logins_each_record_a_token(committed_app) -> None:
+    """The login reads through the service's own reader and writes only its token."""
+    async with asgi_client(committed_app) as client:
+        await register(client, "many@x.io")
+        pairs = await asyncio.gather(*(login(client, "many@x.io") for _ in range(CONCURRENCY)))
+        wrong = await client.post("/auth/login/", json={"email": "many@x.io", "password": "no"})
+    assert wrong.status_code == 401
+    database = committed_app.state.database
+    async with database.sessionmaker() as session:
+        rows = (await session.execute(select(RefreshToken))).scalars().all()
+    assert len({pair["refresh_token"] for pair in pairs}) == len(rows) == CONCURRENCY
+    assert all(row.issued_at is not None and row.used_at is None for row in rows)
+
+
+def test_the_credentials_read_runs_on_the_driver() -> None:
+    """It would still work the ordinary way; this guards its speed (bench/)."""
+    statement = repository._CREDENTIALS_BY_EMAIL
+    assert DirectStatement.of(statement, pysqlite.dialect()) is not None

@@ -24,7 +24,7 @@ from auth_service.schemas import (
     UserOut,
 )
 from auth_service.tokens import INVALID_TOKEN_MESSAGE
-from shared.db import SessionDep
+from shared.db import OpenSessionDep, ReaderDep, SessionDep
 from shared.errors import Conflict, Unauthorized, error_responses
 from shared.jwt import TokenType
 from shared.metrics import login_failures_total, refresh_reuse_detections_total
@@ -58,7 +58,8 @@ async def register_user(
 )
 async def log_in(
     body: CredentialsBody,
-    session: SessionDep,
+    reader: ReaderDep,
+    open_session: OpenSessionDep,
     passwords: PasswordsDep,
     tokens: TokensDep,
     throttle: ThrottleDep,
@@ -66,9 +67,9 @@ async def log_in(
 ) -> TokenPair:
     """Exchange an email and a password for a token pair."""
     attempt = await throttle.begin(body.email, address)
-    user = await repository.find_user_by_email(session, body.email)
-    # End the read before hashing: a queue of logins holds no connection or snapshot.
-    await session.commit()
+    # Read without a session: a queue of logins holds no connection or snapshot while
+    # it waits for the hash, and only a login that succeeds writes.
+    user = await repository.find_credentials(reader, body.email)
     if user is None:
         await passwords.spend_verification(body.password)  # the same work as a wrong password
         login_failures_total.inc()
@@ -77,10 +78,13 @@ async def log_in(
         login_failures_total.inc()
         raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
     await throttle.succeeded(attempt)
+    upgraded = None
     if passwords.needs_rehash(user.password_hash):
         upgraded = await passwords.hash(body.password)
-        await repository.replace_password_hash(session, user.id, user.password_hash, upgraded)
-    return await tokens.issue_pair(session, user_id=user.id, email=user.email)
+    async with open_session() as session:
+        if upgraded is not None:
+            await repository.replace_password_hash(session, user.id, user.password_hash, upgraded)
+        return await tokens.issue_pair(session, user_id=user.id, email=user.email)
 
 
 @router.put(
