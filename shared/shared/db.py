@@ -202,12 +202,21 @@ class Reader(Protocol):
 
 
 class ConnectionReader:
-    """Any other database: a connection of the engine's pool for each statement."""
+    """Any other database: a connection of the engine's pool for each statement.
+
+    On PostgreSQL the connection is in autocommit mode, so a SELECT is one round trip
+    instead of three (BEGIN, SELECT, ROLLBACK). SQLite keeps its transactions, which
+    `_configure_sqlite` begins itself.
+    """
 
     __slots__ = ("_engine",)
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
         async with self._engine.connect() as connection:
