@@ -309,7 +309,7 @@ SessionOpener = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 async def get_session_opener(request: Request) -> SessionOpener:
     """For a route that writes only now and then: `async with open_session() as session`
     gives what `SessionDep` gives, and costs nothing when it is not called (a session
-    dependency costs about 0.14 ms a request whether it is used or not; bench/)."""
+    dependency cost 0.14-0.22 ms a request, used or not; bench/)."""
     database = await get_database(request)
 
     @asynccontextmanager
