@@ -3,6 +3,7 @@ service's own reader."""
 
 import asyncio
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import pysqlite
@@ -32,6 +33,10 @@ async def test_ten_simultaneous_adds_make_one_bookmark(committing_app, bearer) -
         assert all(response.json() == make_movie(5) for response in responses)
         listed = await client.get("/favorites/movies/", headers=headers)
         assert listed.json() == [make_movie(5)]
+        paged = await client.get("/favorites/movies/?page=1", headers=headers)
+        assert paged.json() == [make_movie(5)]
+        assert paged.headers["X-Total-Count"] == "1"
+        assert (await client.get("/favorites/movies/?page=2", headers=headers)).json() == []
     assert await count(committing_app, Bookmark) == 1
 
 
@@ -74,6 +79,15 @@ async def test_a_read_writes_only_for_a_new_user_or_a_new_email(committing_app, 
     assert (await stored())[0] == "b@x.io"
 
 
-def test_the_profile_read_runs_on_the_driver() -> None:
-    """It would still work the ordinary way; this guards its speed (bench/)."""
-    assert DirectStatement.of(repository._PROFILE_OF_USER, pysqlite.dialect()) is not None
+@pytest.mark.parametrize(
+    "statement",
+    [
+        repository._PROFILE_OF_USER,
+        repository._BOOKMARK_COUNT,
+        repository._BOOKMARKED_IDS,
+        repository._BOOKMARKED_IDS_PAGE,
+    ],
+)
+def test_the_reads_run_on_the_driver(statement: object) -> None:
+    """They would still work the ordinary way; this guards their speed (bench/)."""
+    assert DirectStatement.of(statement, pysqlite.dialect()) is not None  # type: ignore[arg-type]

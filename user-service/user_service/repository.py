@@ -1,4 +1,5 @@
-"""Every query of the user service. Functions flush; the session dependency commits.
+"""Every query of the user service. Writes flush (the session's owner commits); reads
+that need no session take a `Reader`.
 
 Written for concurrency on both databases:
 - a profile is created with INSERT ... ON CONFLICT, so two first requests at once make
@@ -94,22 +95,28 @@ async def remove_bookmark(session: AsyncSession, user_id: int, movie_id: int) ->
     )
 
 
+_BOOKMARK_COUNT = reused(
+    select(func.count()).select_from(Bookmark).where(Bookmark.user_id == bindparam("user_id"))
+)
+_BOOKMARKED_IDS = reused(
+    select(Bookmark.movie_id)
+    .where(Bookmark.user_id == bindparam("user_id"))
+    .order_by(Bookmark.created_at.desc(), Bookmark.id.desc())
+)
+# A page of them: the bounds as parameters, so that one statement serves every page.
+_BOOKMARKED_IDS_PAGE = reused(_BOOKMARKED_IDS.offset(bindparam("skip")).limit(bindparam("size")))
+
+
 async def list_bookmarked_movie_ids(
-    session: AsyncSession, user_id: int, page: Page
+    reader: Reader, user_id: int, page: Page
 ) -> tuple[list[int], int]:
     """One page (or all) of the user's bookmarked movie ids, newest first, and the total."""
-    total = (
-        await session.execute(
-            select(func.count()).select_from(Bookmark).where(Bookmark.user_id == user_id)
-        )
-    ).scalar_one()
+    total = int(await reader.scalar(_BOOKMARK_COUNT, {"user_id": user_id}))
     if total == 0 or page.is_past(total):
         return [], total
-    query = (
-        select(Bookmark.movie_id)
-        .where(Bookmark.user_id == user_id)
-        .order_by(Bookmark.created_at.desc(), Bookmark.id.desc())
-        .offset(page.offset)
-        .limit(page.limit)
-    )
-    return list((await session.execute(query)).scalars()), total
+    if page.number is None:
+        rows = await reader.rows(_BOOKMARKED_IDS, {"user_id": user_id})
+    else:
+        bounds = {"user_id": user_id, "skip": page.offset, "size": page.limit}
+        rows = await reader.rows(_BOOKMARKED_IDS_PAGE, bounds)
+    return [row.movie_id for row in rows], total

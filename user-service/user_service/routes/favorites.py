@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from shared.db import INT32_MAX, SessionDep
+from shared.db import INT32_MAX, ReaderDep, SessionDep
 from shared.errors import NotFound, error_responses
 from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
@@ -34,10 +34,10 @@ def _is_movie_id(movie_id: int) -> bool:
     },
 )
 async def list_favorite_movies(
-    request: Request, user: CurrentUser, session: SessionDep, catalog: CatalogDep, page: PageDep
+    request: Request, user: CurrentUser, reader: ReaderDep, catalog: CatalogDep, page: PageDep
 ) -> JSONResponse:
     """The bookmarked movies, newest bookmark first (12 a page with `page`)."""
-    movie_ids, total = await repository.list_bookmarked_movie_ids(session, user.user_id, page)
+    movie_ids, total = await repository.list_bookmarked_movie_ids(reader, user.user_id, page)
     movies = await catalog.get_movies(movie_ids) if movie_ids else {}
     body: list[Any] = [movies[movie_id] for movie_id in movie_ids if movie_id in movies]
     return JSONResponse(body, headers=pagination_headers(request.url, page, total))
