@@ -7,13 +7,16 @@ Every test uses paths of its own, so that no test sees another's cached answers.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
 import httpx
-from conftest import StubUpstream
+import pytest
+from conftest import GatewayProcess, StubUpstream
 
 VALIDITY_SECONDS = 1.0  # proxy_cache_valid 200 1s
+ERROR_LOG_LINE = re.compile(r"\[(error|crit|alert|emerg)\]")
 
 
 def unique(prefix: str = "/movies/") -> str:
@@ -158,3 +161,43 @@ def test_a_kept_answer_does_not_outlive_the_catalog(
             assert down.json()["code"] == "service_unavailable"
     finally:
         catalog.start()
+
+
+@pytest.mark.parametrize(
+    ("target_size", "host_size"),
+    [(4_000, 0), (15_000, 0), (15_000, 15_000)],
+    ids=["4KB-url", "15KB-url", "15KB-url-15KB-host"],
+)
+def test_long_catalog_url_is_answered_and_kept_without_an_error_log_line(
+    gateway: GatewayProcess,
+    client: httpx.Client,
+    upstreams: dict[str, StubUpstream],
+    target_size: int,
+    host_size: int,
+) -> None:
+    """The cache key holds the Host and the target, each accepted up to 16 KB: a key that
+    did not fit proxy_buffer_size made nginx log an error on every such request (so any
+    client could fill the error log) and left the answer uncached."""
+    target = unique()
+    target += "&q=" + "a" * (target_size - len(target) - 3)
+    headers = etag_headers()
+    if host_size:
+        headers["Host"] = "h" * host_size
+    log_start = gateway.stderr_path.stat().st_size
+    first = client.get(target, headers=headers)
+    second = client.get(target, headers=headers)
+
+    assert first.status_code == second.status_code == 200
+    catalog = upstreams["catalog"]
+    assert catalog.paths[0] == target
+    assert ["Host", first.request.headers["host"]] in catalog.requests[0]["headers"]
+    assert first.json() == {"service": "catalog", **catalog.requests[0]}
+    with gateway.stderr_path.open("rb") as log:
+        log.seek(log_start)
+        new_lines = [line[:200] for line in log.read().decode(errors="replace").splitlines()]
+    assert [line for line in new_lines if "is not enough for cache key" in line] == []
+    assert [line for line in new_lines if ERROR_LOG_LINE.search(line)] == []
+    assert first.headers["x-cache-status"] == "MISS"
+    assert second.headers["x-cache-status"] == "HIT"
+    assert second.content == first.content
+    assert len(catalog.requests) == 1

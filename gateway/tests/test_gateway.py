@@ -445,6 +445,19 @@ def test_body_over_one_mebibyte_is_json_413(
     assert upstreams["auth"].requests == []
 
 
+def test_request_line_over_sixteen_kilobytes_is_json_414(
+    client: httpx.Client, upstreams: dict[str, StubUpstream]
+) -> None:
+    # large_client_header_buffers 4 16k: the request line, CRLF included, fits in 16 KB.
+    longest = 16 * 1024 - len("GET  HTTP/1.1\r\n")
+    prefix = "/movies/?q="
+    fits = client.get(prefix + "a" * (longest - len(prefix)))
+    assert fits.status_code == 200
+    response = client.get(prefix + "a" * (longest - len(prefix) + 1))
+    assert_json_error(response, 414, "uri_too_long")
+    assert len(upstreams["catalog"].requests) == 1
+
+
 def test_method_not_allowed_is_json_405(client: httpx.Client) -> None:
     assert_json_error(client.post("/index.html"), 405, "method_not_allowed")
     assert_json_error(client.delete("/"), 405, "method_not_allowed")
