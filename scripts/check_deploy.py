@@ -329,6 +329,10 @@ def check_dockerfiles(project: Project) -> list[str]:
     return problems
 
 
+# What a Dockerfile copies to install dependencies, before the code.
+DEPENDENCY_FILES = ("pyproject.toml", "constraints.txt")
+
+
 def lint(dockerfile: Path) -> list[str]:
     """What a small, safe image needs, and COPY sources that exist."""
     instructions = read_dockerfile(dockerfile)
@@ -353,10 +357,16 @@ def lint(dockerfile: Path) -> list[str]:
         problems.append("the image runs as root (no USER, or USER root, in the final stage)")
     if not any(i.keyword == "HEALTHCHECK" and i.stage == final for i in instructions):
         problems.append("no HEALTHCHECK")
-    code = [n for n, source in enumerate(copies) if not source.endswith("pyproject.toml")]
-    manifests = [n for n, source in enumerate(copies) if source.endswith("pyproject.toml")]
+    code = [n for n, source in enumerate(copies) if not source.endswith(DEPENDENCY_FILES)]
+    manifests = [n for n, source in enumerate(copies) if source.endswith(DEPENDENCY_FILES)]
     if manifests and code and min(code) < max(manifests):
         problems.append("code is copied before the dependencies are installed (layering)")
+    for instruction in instructions:
+        # An install that resolves dependencies takes the versions CI tested.
+        command = instruction.arguments
+        if instruction.keyword == "RUN" and "pip install" in command and "--no-deps" not in command:
+            if "-c constraints.txt" not in command:
+                problems.append("pip installs without -c constraints.txt (unpinned versions)")
     return problems
 
 

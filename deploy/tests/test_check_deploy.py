@@ -25,7 +25,7 @@ def root(tmp_path: Path) -> Path:
     """A copy of everything the checks read; big folders that no test edits are links."""
     copy = tmp_path / "repo"
     copy.mkdir()
-    for name in ("docker-compose.yml", ".env.example", ".gitignore", ".dockerignore"):
+    for name in ("docker-compose.yml", ".env.example", ".gitignore", ".dockerignore", "constraints.txt"):
         shutil.copy(ROOT / name, copy / name)
     shutil.copytree(ROOT / "deploy", copy / "deploy", ignore=shutil.ignore_patterns("tests"))
     (copy / "shared").symlink_to(ROOT / "shared")
@@ -161,6 +161,7 @@ def test_service_folder_that_compose_does_not_build(root: Path) -> None:
             "code is copied before the dependencies",
         ),
         ("COPY catalog-service/pyproject.toml", "COPY catalog-service/setup.cfg", "setup.cfg"),
+        ("pip install -c constraints.txt ./shared", "pip install ./shared", "unpinned versions"),
     ],
 )
 def test_dockerfile_lint(root: Path, old: str, new: str, expected: str) -> None:
