@@ -1,6 +1,7 @@
 # The two commands that matter: `make run` and `make test`. Both prepare a fresh
 # machine first (virtual environment, packages, nginx) through scripts/bootstrap.sh.
-.PHONY: run test test-postgres check-deploy lint format bootstrap import clean bench
+.PHONY: run test test-postgres check-deploy lint format bootstrap import clean bench \
+	compose-up compose-down compose-roll compose-test
 
 VENV := .venv/bin
 
@@ -20,11 +21,37 @@ lint: bootstrap
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy shared/shared catalog-service/catalog_service auth-service/auth_service \
 		user-service/user_service gateway/render.py gateway/tests scripts/stack.py \
-		scripts/check_deploy.py deploy/tests
+		scripts/check_deploy.py scripts/compose.py deploy/tests
+	MYPYPATH=scripts:tests-e2e $(VENV)/mypy tests-compose
 
 # docker-compose.yml and the Dockerfiles, checked without Docker (also a test suite).
 check-deploy: bootstrap
 	$(VENV)/python scripts/check_deploy.py
+
+# The composed stack (docker-compose.yml; README, "Deployment"). The Docker engine and
+# the base images come first: deploy/ci/engine.sh installs and starts dockerd when none
+# answers, deploy/ci/standins.sh builds stand-ins for images that no registry serves.
+#   make compose-up                      build, start, wait until healthy (.env made once)
+#   make compose-down [VOLUMES=1]        stop and remove the containers (and the data)
+#   make compose-roll SERVICE=NAME       rebuild one service, replace it with no downtime
+#   make compose-test                    a stack of its own, every suite against it, removed
+COMPOSE := python3 scripts/compose.py
+
+compose-up:
+	deploy/ci/engine.sh start
+	deploy/ci/standins.sh
+	$(COMPOSE) up
+
+compose-down:
+	$(COMPOSE) down $(if $(VOLUMES),--volumes)
+
+compose-roll:
+	$(COMPOSE) roll $(SERVICE)
+
+compose-test: bootstrap
+	deploy/ci/engine.sh start
+	deploy/ci/standins.sh
+	$(VENV)/python scripts/compose.py test
 
 # The benchmark (bench/README.md): wrk on loopback (installed with apt-get when run as
 # root on Debian), the stack on core 0 and wrk on core 1; prints the table of results and

@@ -18,6 +18,9 @@ Docker daemon:
   gateway      every placeholder of the gateway's templates has a value in the image or
                in compose, and the configuration rendered for compose passes `nginx -t`
   monitoring   the `monitoring` profile's Prometheus scrapes every service
+  standins     every official image the stack runs on (the Dockerfiles' FROM, and the
+               image of each service outside a profile) has a stand-in for machines
+               without a registry (deploy/ci/standins.sh), and each stand-in its Dockerfile
 
 Exit status 0 when every check passes, 1 otherwise (each problem on its own line).
 """
@@ -364,9 +367,9 @@ def lint(dockerfile: Path) -> list[str]:
     for instruction in instructions:
         # An install that resolves dependencies takes the versions CI tested.
         command = instruction.arguments
-        if instruction.keyword == "RUN" and "pip install" in command and "--no-deps" not in command:
-            if "-c constraints.txt" not in command:
-                problems.append("pip installs without -c constraints.txt (unpinned versions)")
+        resolves = "pip install" in command and "--no-deps" not in command
+        if instruction.keyword == "RUN" and resolves and "-c constraints.txt" not in command:
+            problems.append("pip installs without -c constraints.txt (unpinned versions)")
     return problems
 
 
@@ -665,6 +668,44 @@ def check_monitoring(project: Project) -> list[str]:
     return problems
 
 
+def standin_images(root: Path) -> dict[str, str]:
+    """deploy/ci/standins.sh's list: official image -> the folder of its stand-in."""
+    script = root / "deploy" / "ci" / "standins.sh"
+    try:
+        text = script.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    listing = re.search(r"^IMAGES=\((.*?)^\)", text, re.MULTILINE | re.DOTALL)
+    entries = re.findall(r'"(\S+) (\S+)"', listing.group(1)) if listing else []
+    return dict(entries)
+
+
+def check_standins(project: Project) -> list[str]:
+    used: set[str] = set()
+    for dockerfile in built_services(project).values():
+        if dockerfile.is_file():
+            stages = {i.arguments.split()[-1] for i in read_dockerfile(dockerfile)
+                      if i.keyword == "FROM" and " AS " in i.arguments.upper()}  # fmt: skip
+            for instruction in read_dockerfile(dockerfile):
+                if instruction.keyword == "FROM":
+                    image = instruction.arguments.split()[0]
+                    if image not in stages:
+                        used.add(image)
+    for service in project.services.values():
+        if "build" not in service and not service.get("profiles") and service.get("image"):
+            used.add(str(service["image"]))
+    standins = standin_images(project.root)
+    folder = project.root / "deploy" / "ci" / "standins"
+    problems = [f"{image} has no stand-in in deploy/ci/standins.sh" for image in sorted(used)
+                if image not in standins]  # fmt: skip
+    problems += [
+        f"deploy/ci/standins/{name}/Dockerfile is missing (the stand-in for {image})"
+        for image, name in sorted(standins.items())
+        if not (folder / name / "Dockerfile").is_file()
+    ]
+    return problems
+
+
 CHECKS: dict[str, Callable[[Project], list[str]]] = {
     "compose": check_compose,
     "dockerfiles": check_dockerfiles,
@@ -673,6 +714,7 @@ CHECKS: dict[str, Callable[[Project], list[str]]] = {
     "secrets": check_secrets,
     "gateway": check_gateway,
     "monitoring": check_monitoring,
+    "standins": check_standins,
 }
 
 

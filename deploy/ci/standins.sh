@@ -3,6 +3,8 @@
 #
 #   deploy/ci/standins.sh          make sure every base image the stack builds on exists
 #   deploy/ci/standins.sh --list   print "IMAGE DIRECTORY" for each
+#   STANDINS_RECORD=FILE            also append the name of each image built to FILE
+#                                   (CI removes them afterwards: deploy/ci/run.sh)
 #
 # For each image: present already, or pulled from a registry, and nothing is built. Only
 # when neither works is a stand-in built from Debian packages under the official name and
@@ -19,6 +21,7 @@ IMAGES=(
     "redis:7-alpine redis"
 )
 ROOTFS=var/ci/rootfs
+mkdir -p var/ci
 DEBIAN_IMAGE=kinoarchive-ci/debootstrap:bookworm
 BASE_IMAGE=kinoarchive-ci/base:bookworm
 
@@ -28,6 +31,19 @@ if [ "${1:-}" = --list ]; then
 fi
 
 have() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# docker build, quiet unless it fails; the image is recorded as this run's.
+build() {
+    local tag=$1
+    shift
+    if ! docker build -q -t "$tag" --label org.kinoarchive.standin=true "$@" >var/ci/build.log 2>&1; then
+        tail -n 40 var/ci/build.log >&2
+        exit 1
+    fi
+    if [ -n "${STANDINS_RECORD:-}" ]; then
+        echo "$tag" >>"$STANDINS_RECORD"
+    fi
+}
 
 apt_mirror() {
     # The mirror apt uses on this machine, so debootstrap reaches what apt reaches.
@@ -49,12 +65,13 @@ build_base() {
                 || { tail -n 20 var/ci/debootstrap.log >&2; exit 1; }
         fi
         tar -C "$ROOTFS" -c . | docker import - "$DEBIAN_IMAGE" >/dev/null
+        [ -z "${STANDINS_RECORD:-}" ] || echo "$DEBIAN_IMAGE" >>"$STANDINS_RECORD"
     fi
     local context
     context=$(mktemp -d)
     cp deploy/ci/standins/base/Dockerfile "$context/"
     cp /etc/ssl/certs/ca-certificates.crt "$context/host-ca-bundle.crt"
-    docker build -q -t "$BASE_IMAGE" "$context" >/dev/null
+    build "$BASE_IMAGE" "$context"
     rm -rf "$context"
 }
 
@@ -69,6 +86,5 @@ for entry in "${IMAGES[@]}"; do
     fi
     build_base
     echo "standins: no registry has $image; building a stand-in from deploy/ci/standins/$folder"
-    docker build -q -t "$image" --label org.kinoarchive.standin=true \
-        "deploy/ci/standins/$folder" >/dev/null
+    build "$image" "deploy/ci/standins/$folder"
 done

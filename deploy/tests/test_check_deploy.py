@@ -25,7 +25,13 @@ def root(tmp_path: Path) -> Path:
     """A copy of everything the checks read; big folders that no test edits are links."""
     copy = tmp_path / "repo"
     copy.mkdir()
-    for name in ("docker-compose.yml", ".env.example", ".gitignore", ".dockerignore", "constraints.txt"):
+    for name in (
+        "docker-compose.yml",
+        ".env.example",
+        ".gitignore",
+        ".dockerignore",
+        "constraints.txt",
+    ):
         shutil.copy(ROOT / name, copy / name)
     shutil.copytree(ROOT / "deploy", copy / "deploy", ignore=shutil.ignore_patterns("tests"))
     (copy / "shared").symlink_to(ROOT / "shared")
@@ -336,3 +342,19 @@ def test_prometheus_must_scrape_every_service(root: Path) -> None:
 def test_monitoring_profile_must_exist(root: Path) -> None:
     edit(root / "docker-compose.yml", 'profiles: ["monitoring"]', 'profiles: ["metrics"]')
     assert_fails(root, "monitoring", "no service in the `monitoring` profile")
+
+
+def test_base_image_without_a_stand_in(root: Path) -> None:
+    edit(root / "docker-compose.yml", "image: redis:7-alpine", "image: redis:8-alpine")
+    assert_fails(root, "standins", "redis:8-alpine has no stand-in")
+
+
+def test_dockerfile_base_without_a_stand_in(root: Path) -> None:
+    edit(root / "catalog-service" / "Dockerfile", "FROM python:3.11-slim AS build",
+         "FROM python:3.12-slim AS build")  # fmt: skip
+    assert_fails(root, "standins", "python:3.12-slim has no stand-in")
+
+
+def test_stand_in_without_its_dockerfile(root: Path) -> None:
+    (root / "deploy" / "ci" / "standins" / "nginx" / "Dockerfile").unlink()
+    assert_fails(root, "standins", "deploy/ci/standins/nginx/Dockerfile is missing")
