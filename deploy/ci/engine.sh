@@ -4,10 +4,10 @@
 #   deploy/ci/engine.sh start   install what is missing, start dockerd if none answers
 #   deploy/ci/engine.sh stop    stop the dockerd that `start` started (and only that one)
 #
-# On a machine that already runs Docker this does nothing but check it. Otherwise, as root
-# on Debian, it installs Debian's docker.io, docker-compose (Compose v1.29; v2 is used when
-# present) and debootstrap (for the stand-in base images, deploy/ci/README.md), and starts
-# dockerd in the background with its defaults, its log in var/dockerd.log.
+# On a machine that already runs Docker with Compose this does nothing but check it.
+# Otherwise, as root on Debian, it installs Debian's docker.io and docker-compose (Compose
+# v1.29; v2 is used where present), and starts dockerd in the background with its
+# defaults, its log in var/dockerd.log. (standins.sh installs debootstrap if it needs it.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,26 +15,21 @@ state=var/dockerd.pid
 log=var/dockerd.log
 
 engine_answers() { docker info >/dev/null 2>&1; }
+have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }
 
 install_missing() {
     local wanted=()
-    command -v dockerd >/dev/null 2>&1 || wanted+=(docker.io)
-    { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; } \
-        || wanted+=(docker-compose)
-    command -v debootstrap >/dev/null 2>&1 || wanted+=(debootstrap)
+    command -v dockerd >/dev/null 2>&1 || engine_answers || wanted+=(docker.io)
+    have_compose || wanted+=(docker-compose)
     [ ${#wanted[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-        echo "engine: missing ${wanted[*]}: install Docker Engine with Compose (and debootstrap)." >&2
-        exit 1
-    fi
-    echo "engine: installing ${wanted[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq "${wanted[@]}" >/dev/null 2>&1 || {
-        apt-get update -qq && apt-get install -y -qq "${wanted[@]}" >/dev/null
-    }
+    deploy/ci/apt-install.sh "${wanted[@]}"
 }
 
 start() {
+    if engine_answers && have_compose; then
+        echo "engine: Docker answers already"
+        return 0
+    fi
     install_missing
     if engine_answers; then
         echo "engine: Docker answers already"

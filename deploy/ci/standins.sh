@@ -57,7 +57,7 @@ build_base() {
     have "$BASE_IMAGE" && return 0
     if ! have "$DEBIAN_IMAGE"; then
         if [ ! -x "$ROOTFS/bin/bash" ]; then
-            command -v debootstrap >/dev/null || { echo "standins: debootstrap is needed" >&2; exit 1; }
+            command -v debootstrap >/dev/null || deploy/ci/apt-install.sh debootstrap
             echo "standins: debootstrap bookworm into $ROOTFS"
             rm -rf "$ROOTFS"
             mkdir -p "$(dirname "$ROOTFS")"
