@@ -48,6 +48,8 @@ DATABASES = {"catalog-service": "catalog", "auth-service": "auth", "user-service
 LONG_RUNNING = ("postgres", "redis", *DATABASES, "gateway")
 READY_TIMEOUT = 300.0
 TEST_PROJECT = "kinoarchive-test"
+# The label of the services' build stage (their Dockerfiles): untagged once built.
+BUILD_STAGE = "org.kinoarchive.stage=build"
 
 
 def log(message: str) -> None:
@@ -360,6 +362,9 @@ def test_stack(keep: bool) -> Iterator[Stack]:
             subprocess.run(
                 ["docker", "rmi", *project_images("test")], capture_output=True, check=False
             )
+            # The services' build stages are images of their own that no tag keeps.
+            prune = ["docker", "image", "prune", "--force", "--filter", f"label={BUILD_STAGE}"]
+            subprocess.run(prune, capture_output=True, check=False)
             shutil.rmtree(folder, ignore_errors=True)
 
 
