@@ -683,14 +683,11 @@ def standin_images(root: Path) -> dict[str, str]:
 def check_standins(project: Project) -> list[str]:
     used: set[str] = set()
     for dockerfile in built_services(project).values():
-        if dockerfile.is_file():
-            stages = {i.arguments.split()[-1] for i in read_dockerfile(dockerfile)
-                      if i.keyword == "FROM" and " AS " in i.arguments.upper()}  # fmt: skip
-            for instruction in read_dockerfile(dockerfile):
-                if instruction.keyword == "FROM":
-                    image = instruction.arguments.split()[0]
-                    if image not in stages:
-                        used.add(image)
+        if not dockerfile.is_file():
+            continue
+        froms = [i.arguments.split() for i in read_dockerfile(dockerfile) if i.keyword == "FROM"]
+        stages = {words[-1] for words in froms if len(words) == 3 and words[1].upper() == "AS"}
+        used.update(words[0] for words in froms if words[0] not in stages)
     for service in project.services.values():
         if "build" not in service and not service.get("profiles") and service.get("image"):
             used.add(str(service["image"]))

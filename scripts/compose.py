@@ -115,7 +115,6 @@ class Container:
     health: str  # healthy, unhealthy, starting, or "" without a health check
     exit_code: int
     started_at: str
-    address: str  # on the project's network
 
     @property
     def one_shot(self) -> bool:
@@ -180,7 +179,6 @@ class Stack:
         containers = []
         for item in found:
             state = item["State"]
-            networks = item["NetworkSettings"]["Networks"] or {}
             containers.append(
                 Container(
                     id=item["Id"][:12],
@@ -190,7 +188,6 @@ class Stack:
                     health=(state.get("Health") or {}).get("Status", ""),
                     exit_code=state["ExitCode"],
                     started_at=state["StartedAt"],
-                    address=next((n["IPAddress"] for n in networks.values() if n["IPAddress"]), ""),
                 )
             )
         return sorted(containers, key=lambda c: (c.service, c.name))

@@ -3,6 +3,8 @@ services log, replica counts, and a steady stream of requests (conftest.py has t
 fixtures)."""
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,6 +25,16 @@ REPORT: list[str] = []
 
 def report(line: str) -> None:
     REPORT.append(line)
+
+
+def step(stack: Stack, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """A compose.py step exactly as its make target runs it, on the test stack's env file;
+    its error output is kept for the test to read."""
+    command = [sys.executable, str(ROOT / "scripts" / "compose.py"), "--env-file",
+               str(stack.env_file), name, *args]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, check=False)
+    assert done.returncode == 0, f"compose.py {name} failed:\n{done.stderr}"
+    return done
 
 
 def request_id() -> str:
@@ -52,8 +64,9 @@ def scale(stack: Stack, **replicas: int) -> None:
 
 @dataclass
 class Traffic:
-    """A steady stream of requests from a few threads until `stop()`: every answer's
-    status (or the transport error) and time, to count what failed and when."""
+    """A steady stream of requests from a few threads while the `with` block runs (at
+    most `limit_seconds`): every answer's status (or the transport error) and time, to
+    count what failed and when."""
 
     send: Callable[[httpx.Client, int], httpx.Response]
     base_url: str

@@ -1,21 +1,12 @@
 """What people made survives `make compose-down` and `make compose-up`, and a backup
 restores into a fresh volume without an error (README, Deployment: Backups)."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 from accounts import Account, login
 from compose import Stack
-from compose_support import PASSWORD, ROOT, report
-
-
-def make(stack: Stack, step: str, *args: str) -> None:
-    """A step exactly as its make target runs it, on the test stack's env file."""
-    command = [sys.executable, str(ROOT / "scripts" / "compose.py"), "--env-file",
-               str(stack.env_file), step, *args]  # fmt: skip
-    subprocess.run(command, cwd=ROOT, check=True)
+from compose_support import PASSWORD, report, step
 
 
 def furnish(api: httpx.Client, account: Account) -> dict[str, object]:
@@ -44,9 +35,9 @@ def test_accounts_profiles_and_bookmarks_survive_down_and_up(
 ) -> None:
     before = furnish(api, account)
     assert before["bookmarks"] == [5, 3]
-    make(stack, "down")
+    step(stack, "down")
     assert not [c for c in stack.containers() if c.status == "running"]
-    make(stack, "up")
+    step(stack, "up")
     assert seen(api, account) == before
     # The signing key is the env file's: a token issued before the restart still works.
     assert api.get("/user/", headers=account.headers).status_code == 200
@@ -56,16 +47,11 @@ def test_backup_restores_into_a_fresh_volume(
     stack: Stack, api: httpx.Client, account: Account, tmp_path: Path
 ) -> None:
     before = furnish(api, account)
-    make(stack, "backup", str(tmp_path))
-    make(stack, "down", "--volumes")
-    make(stack, "up")
+    step(stack, "backup", str(tmp_path))
+    step(stack, "down", "--volumes")
+    step(stack, "up")
     assert login(api, account.email, PASSWORD).status_code == 401  # a fresh volume indeed
-    restored = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "compose.py"), "--env-file", str(stack.env_file),
-         "restore", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert restored.returncode == 0, restored.stderr
+    restored = step(stack, "restore", str(tmp_path))
     # pg_restore says nothing unless something went wrong.
     assert "error" not in restored.stderr.lower(), restored.stderr
     assert seen(api, account) == before
