@@ -9,6 +9,16 @@ services are (``nginx/upstreams.MODE.conf.template``):
 - ``compose``: service names resolved again at request time through Docker's DNS, so
   that replicas added with ``docker compose up --scale`` get traffic.
 
+Two more files hold what envsubst cannot write (the image's ``nginx/entrypoint.sh``
+writes the same text there):
+
+- ``conf.d/trusted-proxies.inc``: a line per network of ``GATEWAY_TRUSTED_PROXIES``
+  (comma-separated, empty by default), the proxies whose ``X-Forwarded-For`` names the
+  client;
+- ``conf.d/tls.inc``: ``nginx/tls.inc.template`` rendered when ``GATEWAY_TLS_CERT`` and
+  ``GATEWAY_TLS_KEY`` are both set (HTTPS on ``GATEWAY_HTTPS_PORT``, plain HTTP
+  redirected there), a comment when neither is.
+
 This module substitutes the placeholders and writes a complete main configuration that
 runs nginx in the foreground as an ordinary process::
 
@@ -22,6 +32,7 @@ Standard library only: the local runner imports it before any virtual environmen
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import shutil
@@ -32,6 +43,8 @@ from pathlib import Path
 GATEWAY_DIR = Path(__file__).resolve().parent
 NGINX_DIR = GATEWAY_DIR / "nginx"
 TEMPLATE_PATH = NGINX_DIR / "gateway.conf.template"
+TLS_TEMPLATE_PATH = NGINX_DIR / "tls.inc.template"
+ENTRYPOINT_PATH = NGINX_DIR / "entrypoint.sh"
 WEB_ROOT = GATEWAY_DIR / "web"
 
 MODES = ("local", "compose")
@@ -47,7 +60,22 @@ PLACEHOLDERS = (
     "GATEWAY_UPSTREAM_TIMEOUT",
     "GATEWAY_RESOLVER",
     "GATEWAY_CACHE_DIR",
+    "GATEWAY_AUTH_RATE",
+    "GATEWAY_AUTH_BURST",
 )
+
+# Placeholders of tls.inc.template: needed only when TLS is on.
+TLS_PLACEHOLDERS = (
+    "GATEWAY_HTTPS_PORT",
+    "GATEWAY_HTTPS_REDIRECT_PORT",
+    "GATEWAY_TLS_CERT",
+    "GATEWAY_TLS_KEY",
+)
+
+# The outer ring's defaults: a person never comes near them (a login, a refresh, a few
+# tabs at once), a script hammering /auth/ from one address is held to 10 a second.
+DEFAULT_AUTH_RATE = "10r/s"
+DEFAULT_AUTH_BURST = "20"
 
 _DEFAULTS = {
     "GATEWAY_PORT": "8000",
@@ -61,7 +89,24 @@ _DEFAULTS = {
     # The catalog's cached answers (proxy_cache_path) in the Docker image; a local
     # rendering (write_local_config) keeps them under its own temp folder.
     "GATEWAY_CACHE_DIR": "/var/cache/nginx/kinoarchive",
+    # The outer ring on /auth/ and /user/password, per client address (nginx's syntax:
+    # requests per second or per minute, and how many may come at once beyond that).
+    "GATEWAY_AUTH_RATE": DEFAULT_AUTH_RATE,
+    "GATEWAY_AUTH_BURST": DEFAULT_AUTH_BURST,
+    # Networks of the proxies in front of the gateway whose X-Forwarded-For is believed
+    # (comma-separated); none by default: every client is the address it connects from.
+    "GATEWAY_TRUSTED_PROXIES": "",
+    # TLS: both paths set turn HTTPS on (unset: plain HTTP only, as without TLS).
+    "GATEWAY_TLS_CERT": "",
+    "GATEWAY_TLS_KEY": "",
+    "GATEWAY_HTTPS_PORT": "8443",
+    # The port in the redirect's URL; default: the port of GATEWAY_HTTPS_PORT.
+    "GATEWAY_HTTPS_REDIRECT_PORT": "",
 }
+
+_RATE = re.compile(r"^[1-9][0-9]*r/[sm]$")
+_BURST = re.compile(r"^[0-9]+$")
+_PORT = re.compile(r"^(?:.*:)?([1-9][0-9]{0,4})$")
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # A value lands inside an nginx directive: nothing that could end it or open a block.
@@ -120,6 +165,77 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
+def trusted_proxies(value: str) -> list[str]:
+    """The networks of GATEWAY_TRUSTED_PROXIES, as written (an address is a network too).
+
+    Raises RenderError for an entry that is not an IPv4 or IPv6 address or network (with
+    host bits set, as 10.0.0.5/8: nginx would ignore them, so the intent is unclear).
+    """
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=True)
+        except ValueError:
+            raise RenderError(
+                f"GATEWAY_TRUSTED_PROXIES: {entry!r} is not an address or a network "
+                "(such as 10.0.0.5 or 10.0.0.0/8)"
+            ) from None
+    return entries
+
+
+def render_trusted_proxies(entries: list[str]) -> str:
+    """conf.d/trusted-proxies.inc: realip's trusted networks, and $gw_trusted_peer."""
+    lines = [
+        "# Written at start from GATEWAY_TRUSTED_PROXIES: the proxies whose X-Forwarded-For",
+        "# (and X-Forwarded-Proto) the gateway believes. None: every client is its own address.",
+    ]
+    lines += [f"set_real_ip_from {entry};" for entry in entries]
+    lines += ["geo $realip_remote_addr $gw_trusted_peer {", "    default 0;"]
+    lines += [f"    {entry} 1;" for entry in entries]
+    lines += ["}"]
+    return "\n".join(lines) + "\n"
+
+
+TLS_OFF = (
+    "# No GATEWAY_TLS_CERT and GATEWAY_TLS_KEY: plain HTTP only (tls.inc.template is the\n"
+    "# HTTPS listener that goes here when both are set).\n"
+)
+
+
+def tls_enabled(values: Mapping[str, str]) -> bool:
+    """Whether GATEWAY_TLS_CERT and GATEWAY_TLS_KEY are both set (RenderError for one)."""
+    cert, key = values.get("GATEWAY_TLS_CERT", ""), values.get("GATEWAY_TLS_KEY", "")
+    if bool(cert) != bool(key):
+        missing = "GATEWAY_TLS_KEY" if cert else "GATEWAY_TLS_CERT"
+        raise RenderError(
+            f"TLS needs both GATEWAY_TLS_CERT and GATEWAY_TLS_KEY: {missing} is unset"
+        )
+    return bool(cert)
+
+
+def render_tls(values: Mapping[str, str]) -> str:
+    """conf.d/tls.inc: the HTTPS listener when TLS is on, else a comment."""
+    if not tls_enabled(values):
+        return TLS_OFF
+    merged = dict(values)
+    port = _PORT.match(merged.get("GATEWAY_HTTPS_PORT", ""))
+    if port is None:
+        raise RenderError("GATEWAY_HTTPS_PORT must be a port, or host:port")
+    if not merged.get("GATEWAY_HTTPS_REDIRECT_PORT"):
+        merged["GATEWAY_HTTPS_REDIRECT_PORT"] = port.group(1)
+    if _PORT.match(merged["GATEWAY_HTTPS_REDIRECT_PORT"]) is None:
+        raise RenderError("GATEWAY_HTTPS_REDIRECT_PORT must be a port")
+    return render(TLS_TEMPLATE_PATH.read_text(encoding="utf-8"), merged)
+
+
+def check_limits(values: Mapping[str, str]) -> None:
+    """RenderError unless the rate and burst are written as nginx reads them."""
+    if not _RATE.match(values.get("GATEWAY_AUTH_RATE", "")):
+        raise RenderError("GATEWAY_AUTH_RATE must be requests per second or minute, as 10r/s")
+    if not _BURST.match(values.get("GATEWAY_AUTH_BURST", "")):
+        raise RenderError("GATEWAY_AUTH_BURST must be a whole number of requests, as 20")
+
+
 def defaults() -> dict[str, str]:
     """The default placeholder values; an environment variable of the same name overrides each."""
     return {name: os.environ.get(name) or value for name, value in _DEFAULTS.items()}
@@ -175,7 +291,8 @@ def write_local_config(
     """Write ``out_dir/nginx.conf`` and the two files it includes; return its path.
 
     ``gateway.conf`` is the rendered template, ``upstreams.conf`` the rendered upstreams
-    template of *mode* (``local`` or ``compose``). *values* override :func:`defaults`
+    template of *mode* (``local`` or ``compose``), and ``conf.d/`` holds the two files
+    written from settings (trusted proxies, TLS). *values* override :func:`defaults`
     (pass only what differs). nginx.conf has no ``daemon`` directive: start it with
     ``-g 'daemon off;'``.
     """
@@ -187,6 +304,13 @@ def write_local_config(
     # Like the temp folders below, the catalog's cache lives in out_dir: the value for
     # the image (/var/cache/nginx/...) may not exist or be writable here.
     merged["GATEWAY_CACHE_DIR"] = str(out_dir / "temp" / "cache")
+    check_limits(merged)
+    generated = {
+        "trusted-proxies.inc": render_trusted_proxies(
+            trusted_proxies(merged.get("GATEWAY_TRUSTED_PROXIES", ""))
+        ),
+        "tls.inc": render_tls(merged),
+    }
     gateway_conf = out_dir / "gateway.conf"
     upstreams_conf = out_dir / "upstreams.conf"
     for template, target in (
@@ -194,6 +318,11 @@ def write_local_config(
         (UPSTREAMS_TEMPLATES[mode], upstreams_conf),
     ):
         target.write_text(render(template.read_text(encoding="utf-8"), merged), encoding="utf-8")
+    # gateway.conf includes these by paths relative to nginx.conf's folder (out_dir), as
+    # the image's nginx.conf in /etc/nginx finds them in /etc/nginx/conf.d.
+    (out_dir / "conf.d").mkdir(exist_ok=True)
+    for name, text in generated.items():
+        (out_dir / "conf.d" / name).write_text(text, encoding="utf-8")
 
     temp_root = out_dir / "temp"
     for name in TEMP_DIRS:

@@ -218,6 +218,12 @@ class GatewayProcess:
             "WEB_ROOT": str(render.WEB_ROOT),
             "CORS_ALLOW_ORIGIN": "*",
             "GATEWAY_UPSTREAM_TIMEOUT": UPSTREAM_TIMEOUT,
+            # render.py's defaults, whatever the caller's environment holds.
+            "GATEWAY_AUTH_RATE": render.DEFAULT_AUTH_RATE,
+            "GATEWAY_AUTH_BURST": render.DEFAULT_AUTH_BURST,
+            "GATEWAY_TRUSTED_PROXIES": "",
+            "GATEWAY_TLS_CERT": "",
+            "GATEWAY_TLS_KEY": "",
             **values,
         }
         self.port = int(values["GATEWAY_PORT"])
@@ -227,8 +233,11 @@ class GatewayProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self._files: list[IO[bytes]] = []
 
-    def start(self) -> GatewayProcess:
-        conf = render.write_local_config(self.workdir, self.values, mode=self.mode)
+    def start(self, conf: Path | None = None) -> GatewayProcess:
+        """Render the configuration into the work folder and start nginx; with *conf*,
+        start that configuration instead (rendered elsewhere, as scripts/stack.py does)."""
+        if conf is None:
+            conf = render.write_local_config(self.workdir, self.values, mode=self.mode)
         stdout = self.stdout_path.open("wb")
         stderr = self.stderr_path.open("wb")
         self._files = [stdout, stderr]

@@ -78,7 +78,7 @@ def test_render_refuses_a_value_that_would_break_the_directive() -> None:
 
 
 def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in render.PLACEHOLDERS:
+    for name in (*render.PLACEHOLDERS, *render.TLS_PLACEHOLDERS, "GATEWAY_TRUSTED_PROXIES"):
         monkeypatch.delenv(name, raising=False)
     assert render.defaults() == {
         "GATEWAY_PORT": "8000",
@@ -90,6 +90,13 @@ def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> 
         "GATEWAY_UPSTREAM_TIMEOUT": "30s",
         "GATEWAY_RESOLVER": "127.0.0.11",
         "GATEWAY_CACHE_DIR": "/var/cache/nginx/kinoarchive",
+        "GATEWAY_AUTH_RATE": "10r/s",
+        "GATEWAY_AUTH_BURST": "20",
+        "GATEWAY_TRUSTED_PROXIES": "",
+        "GATEWAY_TLS_CERT": "",
+        "GATEWAY_TLS_KEY": "",
+        "GATEWAY_HTTPS_PORT": "8443",
+        "GATEWAY_HTTPS_REDIRECT_PORT": "",
     }
     assert Path(render.defaults()["WEB_ROOT"]).is_absolute()
     monkeypatch.setenv("CATALOG_UPSTREAM", "catalog:8001")
@@ -99,7 +106,7 @@ def test_defaults_and_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> 
     assert values["GATEWAY_UPSTREAM_TIMEOUT"] == "5s"
 
 
-TEMPLATES = [render.TEMPLATE_PATH, *render.UPSTREAMS_TEMPLATES.values()]
+TEMPLATES = [render.TEMPLATE_PATH, *render.UPSTREAMS_TEMPLATES.values(), render.TLS_TEMPLATE_PATH]
 
 
 def test_template_placeholders_are_envsubst_safe() -> None:
@@ -111,7 +118,7 @@ def test_template_placeholders_are_envsubst_safe() -> None:
         # environment variable names, which are upper case) must leave them alone.
         bare = set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", template))
         assert all(name == name.lower() for name in bare), (path.name, bare)
-    assert braced == set(render.PLACEHOLDERS)
+    assert braced == {*render.PLACEHOLDERS, *render.TLS_PLACEHOLDERS}
 
 
 @pytest.mark.skipif(shutil.which("envsubst") is None, reason="envsubst (gettext-base) not found")
@@ -121,6 +128,9 @@ def test_template_renders_the_same_with_envsubst_as_the_docker_image_does(path: 
         **render.defaults(),
         "CORS_ALLOW_ORIGIN": "https://kino.example",
         "CATALOG_UPSTREAM": "catalog-service:8000",
+        "GATEWAY_TLS_CERT": "/etc/nginx/tls/cert.pem",
+        "GATEWAY_TLS_KEY": "/etc/nginx/tls/key.pem",
+        "GATEWAY_HTTPS_REDIRECT_PORT": "443",
     }
     environment = {**os.environ, **values}
     # The image's 20-envsubst-on-templates.sh passes every defined variable name.
@@ -328,8 +338,9 @@ def test_forwarded_headers(client: httpx.Client, gateway: GatewayProcess) -> Non
     )
     echo = response.json()
     assert upstream_headers(echo, "Host") == [f"127.0.0.1:{gateway.port}"]
+    # No trusted proxy (the default): what the client wrote is dropped, not passed on.
     assert upstream_headers(echo, "X-Real-IP") == ["127.0.0.1"]
-    assert upstream_headers(echo, "X-Forwarded-For") == ["203.0.113.7, 127.0.0.1"]
+    assert upstream_headers(echo, "X-Forwarded-For") == ["127.0.0.1"]
     assert upstream_headers(echo, "X-Forwarded-Proto") == ["http"]
     assert upstream_headers(echo, "Authorization") == ["Bearer undefined"]
     request_id = response.headers["x-request-id"]
