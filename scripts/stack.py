@@ -3,7 +3,17 @@
 Starts the three services (each migrates its database, and the catalog seeds itself,
 where that is needed: <SERVICE>_PREPARE_ON_START) and the nginx gateway,
 prefixes every line they print with the name of the process, and stops them all on
-Ctrl-C (or when one of them dies). Run it with the project's virtual environment.
+Ctrl-C (SIGINT or SIGTERM). Run it with the project's virtual environment.
+
+Before it starts anything it checks that its ports are free (a port taken, by an
+earlier stack still running for instance, stops it with the port's name and setting).
+Once the stack is ready, a process that dies is started again, as compose's restart
+policy does, while the others keep serving: after 0.5 s, then twice as long after each
+death up to 30 s; the delay starts again from 0.5 s once the process has stayed up 10 s.
+A process that dies before the stack is ready stops the whole stack instead.
+
+DATA_DIR is kept 0700 and the secrets made in it 0600; a secret file that another user,
+the group or others could read or change is refused (chmod 600 it, or remove it).
 
 Settings (environment variables; defaults in brackets):
     HOST [127.0.0.1]        address every process listens on
@@ -15,6 +25,11 @@ Settings (environment variables; defaults in brackets):
     JWT_SECRET, INTERNAL_API_TOKEN
                             default: random, made once and kept in DATA_DIR
     NO_COLOR                plain log prefixes
+    GATEWAY_TLS_CERT, GATEWAY_TLS_KEY
+                            PEM certificate chain and key: the gateway also serves
+                            HTTPS, on GATEWAY_HTTPS_PORT [8443], and redirects HTTP there
+    GATEWAY_TLS [unset]     self-signed: a certificate for localhost, 127.0.0.1, ::1 and
+                            HOST, made once in DATA_DIR/tls (key 0600), in their place
 
 One process at a time (for tests that kill, pause and restart single processes):
     stack.py --prepare-only     migrate, seed, render the gateway's configuration; exit
@@ -25,18 +40,23 @@ One process at a time (for tests that kill, pause and restart single processes):
 """
 
 import argparse
+import errno
+import ipaddress
 import os
 import re
 import secrets
+import shutil
 import signal
+import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +71,10 @@ SERVICES = ("catalog", "auth", "user")
 DEFAULT_PORTS = {"gateway": 8000, "catalog": 8001, "auth": 8002, "user": 8003}
 COLOURS = {"catalog": "36", "auth": "35", "user": "33", "gateway": "32", "stack": "1"}
 STOP_GRACE_SECONDS = 8.0
+# Restarts of a process that died (compose's restart policy does much the same).
+RESTART_FIRST_DELAY = 0.5
+RESTART_MAX_DELAY = 30.0
+RESTART_RESET_AFTER = 10.0  # seconds up after which the next delay is the first again
 
 
 @dataclass
@@ -90,14 +114,46 @@ class Output:
         return thread
 
 
+def _private_folder(path: Path) -> None:
+    """Make the data folder (0700), or narrow an existing one of ours to 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        try:
+            path.chmod(0o700)
+        except OSError as exc:
+            raise SystemExit(f"cannot make {path} private (chmod 700): {exc}") from exc
+
+
 def _secret(path: Path) -> str:
-    """A random secret made on first use and kept (mode 600) for the next runs."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    value = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(value + "\n", encoding="utf-8")
-    return value
+    """A random secret made on first use and kept (mode 600) for the next runs.
+
+    An existing file is used only when it is a regular file of this user that nobody
+    else may read or change, and not empty."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(48)
+        # O_EXCL: never write into a file (or through a link) someone put there meanwhile.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(value + "\n")
+        return value
+    mode = stat.S_IMODE(info.st_mode)
+    if not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif info.st_uid != os.getuid():
+        problem = f"belongs to another user (uid {info.st_uid})"
+    elif mode & 0o077:
+        problem = f"can be read or changed by group or others (mode {mode:03o})"
+    else:
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+        problem = "is empty"
+    raise SystemExit(
+        f"refusing the secret file {path}: it {problem}. "
+        f"Make it private (chmod 600 {path}) or remove it to have a new secret made."
+    )
 
 
 def configure(data_dir: Path) -> Stack:
@@ -106,16 +162,86 @@ def configure(data_dir: Path) -> Stack:
     ports = {
         name: int(env.get(f"{name.upper()}_PORT", port)) for name, port in DEFAULT_PORTS.items()
     }
-    data_dir.mkdir(parents=True, exist_ok=True)
+    _private_folder(data_dir)
     stack = Stack(host=host, ports=ports, data_dir=data_dir.resolve(), env=env)
-    env.setdefault("JWT_SECRET", _secret(stack.data_dir / "jwt-secret"))
-    env.setdefault("INTERNAL_API_TOKEN", _secret(stack.data_dir / "internal-token"))
+    for variable, file_name in (
+        ("JWT_SECRET", "jwt-secret"),
+        ("INTERNAL_API_TOKEN", "internal-token"),
+    ):
+        if variable not in env:  # given: the file is neither read nor made
+            env[variable] = _secret(stack.data_dir / file_name)
     for name in SERVICES:
         env.setdefault(f"{name.upper()}_DATA_DIR", str(stack.data_dir))
     env.setdefault("USER_CATALOG_URL", stack.url("catalog"))
     env.setdefault("USER_AUTH_URL", stack.url("auth"))
     env["PYTHONUNBUFFERED"] = "1"
+    configure_tls(stack)
     return stack
+
+
+def configure_tls(stack: Stack) -> None:
+    """The gateway's certificate: GATEWAY_TLS=self-signed makes one (once), and with a
+    certificate the stack also needs GATEWAY_HTTPS_PORT (as the port "gateway_https")."""
+    env = stack.env
+    mode = env.get("GATEWAY_TLS", "")
+    if mode not in ("", "self-signed"):
+        raise SystemExit(f"GATEWAY_TLS={mode}: the one value it takes is self-signed")
+    if mode == "self-signed":
+        if env.get("GATEWAY_TLS_CERT") or env.get("GATEWAY_TLS_KEY"):
+            raise SystemExit(
+                "GATEWAY_TLS=self-signed makes its own certificate: unset GATEWAY_TLS_CERT "
+                "and GATEWAY_TLS_KEY, or GATEWAY_TLS"
+            )
+        cert, key = self_signed_certificate(stack.data_dir / "tls", stack.host)
+        env["GATEWAY_TLS_CERT"], env["GATEWAY_TLS_KEY"] = str(cert), str(key)
+    if env.get("GATEWAY_TLS_CERT") or env.get("GATEWAY_TLS_KEY"):
+        stack.ports["gateway_https"] = int(env.get("GATEWAY_HTTPS_PORT") or 8443)
+
+
+def self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
+    """folder/cert.pem and folder/key.pem, made with the openssl command on first use and
+    kept: a P-256 key (0600, in a 0700 folder) and a certificate valid for 365 days for
+    localhost, 127.0.0.1, ::1 and *host*. Browsers warn about it (nobody vouches for it);
+    remove the folder to have a new one made."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    if cert.is_file() and key.is_file():
+        mode = stat.S_IMODE(key.stat().st_mode)
+        if mode & 0o077:
+            raise SystemExit(f"refusing {key}: others may read it (mode {mode:03o}); chmod 600 it")
+        return cert, key
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise SystemExit(
+            "GATEWAY_TLS=self-signed needs the openssl command: apt-get install openssl"
+        )
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    names = ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]
+    try:
+        extra = f"IP:{ipaddress.ip_address(host)}"
+    except ValueError:
+        extra = f"DNS:{host}"
+    if extra not in names and host not in ("0.0.0.0", "::"):
+        names.append(extra)
+    # Written under other names first: an interrupted run leaves no half-made pair.
+    new_cert, new_key = folder / "cert.pem.new", folder / "key.pem.new"
+    result = subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "365", "-subj", "/CN=Kinoarchive (self-signed)",
+            "-addext", f"subjectAltName={','.join(names)}",
+            "-keyout", str(new_key), "-out", str(new_cert),
+        ],
+        capture_output=True,
+        check=False,
+        umask=0o077,  # the key is never readable by others, not even for a moment
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit("openssl could not make a certificate:\n" + result.stderr.decode())
+    new_key.chmod(0o600)
+    new_key.replace(key)
+    new_cert.replace(cert)
+    return cert, key
 
 
 def _sqlite_file(stack: Stack, name: str) -> Path | None:
@@ -206,7 +332,17 @@ def render_gateway(stack: Stack) -> Path:
         "GATEWAY_PORT": f"{stack.host}:{stack.ports['gateway']}",
         **{f"{name.upper()}_UPSTREAM": f"{stack.host}:{stack.ports[name]}" for name in SERVICES},
     }
-    return render.write_local_config(stack.data_dir / "gateway", values)
+    if "gateway_https" in stack.ports:  # configure_tls: HTTPS as well
+        values.update(
+            GATEWAY_HTTPS_PORT=f"{stack.host}:{stack.ports['gateway_https']}",
+            GATEWAY_HTTPS_REDIRECT_PORT=str(stack.ports["gateway_https"]),
+            GATEWAY_TLS_CERT=stack.env.get("GATEWAY_TLS_CERT", ""),
+            GATEWAY_TLS_KEY=stack.env.get("GATEWAY_TLS_KEY", ""),
+        )
+    try:
+        return render.write_local_config(stack.data_dir / "gateway", values)
+    except render.RenderError as exc:
+        raise SystemExit(f"the gateway's settings: {exc}") from exc
 
 
 def check_gateway(nginx: str, nginx_conf: Path) -> None:
@@ -255,14 +391,70 @@ def commands(stack: Stack, nginx: str, nginx_conf: Path) -> dict[str, list[str]]
     return result
 
 
+def taken_ports(stack: Stack) -> list[str]:
+    """One line for each port of the stack that something already listens on."""
+    taken = []
+    for name, port in stack.ports.items():
+        try:
+            addresses = socket.getaddrinfo(stack.host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise SystemExit(f"HOST={stack.host} is not an address to listen on: {exc}") from exc
+        family, kind, proto, _, address = addresses[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As uvicorn and nginx bind: a port left in TIME_WAIT by a stopped stack is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                in_use = exc.errno == errno.EADDRINUSE
+                reason = "already in use" if in_use else (exc.strerror or str(exc))
+                taken.append(f"port {port} on {stack.host} ({name}, {name.upper()}_PORT): {reason}")
+    return taken
+
+
+class Restarts:
+    """When to start a process again that died: the delay doubles from
+    RESTART_FIRST_DELAY up to RESTART_MAX_DELAY with each death in a row, and starts
+    again from the first once the process has stayed up RESTART_RESET_AFTER seconds."""
+
+    def __init__(self) -> None:
+        self.delays: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def delay(self, name: str, uptime: float) -> float:
+        previous = self.delays.get(name)
+        if previous is None or uptime >= RESTART_RESET_AFTER:
+            delay = RESTART_FIRST_DELAY
+        else:
+            delay = min(previous * 2, RESTART_MAX_DELAY)
+        self.delays[name] = delay
+        self.counts[name] = self.counts.get(name, 0) + 1
+        return delay
+
+
+def _exit_status(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def wait_ready(
-    urls: Sequence[str], processes: dict[str, subprocess.Popen[bytes]], timeout: float
+    urls: Sequence[str],
+    processes: dict[str, subprocess.Popen[bytes]],
+    timeout: float,
+    stopping: threading.Event | None = None,
 ) -> bool:
-    """Poll each URL until it answers 200; False when a process dies or time runs out."""
+    """Poll each URL until it answers 200; False when a process dies, time runs out
+    or `stopping` is set (Ctrl-C)."""
     deadline = time.monotonic() + timeout
     pending = list(urls)
     while pending and time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes.values()):
+            return False
+        if stopping is not None and stopping.is_set():
             return False
         try:
             with urllib.request.urlopen(pending[0], timeout=2) as response:  # noqa: S310
@@ -288,11 +480,12 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def prepare_as_they_start(stack: Stack, out: Output) -> None:
+def prepare_as_they_start(stack: Stack, out: Output) -> list[str]:
     """Have each service whose database needs it migrate (and seed) itself as it starts.
 
     Quicker than `prepare` before starting them: the three processes load Python and their
-    imports side by side instead of after a fourth that loaded much the same.
+    imports side by side instead of after a fourth that loaded much the same. Returns
+    the services asked to.
     """
     pending = [name for name in SERVICES if not _ready_already(stack, name)]
     for name in pending:
@@ -301,11 +494,20 @@ def prepare_as_they_start(stack: Stack, out: Output) -> None:
         out.line("stack", f"{', '.join(pending)}: schema and seed prepared as each starts")
     else:
         out.line("stack", "every schema is up to date and the catalog has movies")
+    return pending
 
 
 def run(stack: Stack, out: Output, ready_timeout: float) -> int:
     nginx = require_nginx()
-    prepare_as_they_start(stack, out)
+    taken = taken_ports(stack)
+    if taken:
+        raise SystemExit(
+            "cannot start: "
+            + "; ".join(taken)
+            + ". Stop what listens there (an earlier stack still running?) or choose "
+            "other ports with the settings named (GATEWAY_PORT=9000 make run)."
+        )
+    preparing = prepare_as_they_start(stack, out)
     nginx_conf = render_gateway(stack)
     check_gateway(nginx, nginx_conf)
 
@@ -318,6 +520,7 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
     signal.signal(signal.SIGTERM, on_signal)
 
     processes: dict[str, subprocess.Popen[bytes]] = {}
+    started_at: dict[str, float] = {}
 
     def start(name: str, command: list[str]) -> None:
         # A session of their own: Ctrl-C reaches us only, and we stop them in order.
@@ -329,6 +532,7 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
             start_new_session=True,
         )
         processes[name] = process
+        started_at[name] = time.monotonic()
         assert process.stdout is not None
         out.follow(name, process.stdout)
 
@@ -338,25 +542,61 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
             start(name, planned[name])
         # nginx starts once the services answer, so its first requests find them.
         service_urls = [stack.url(name) + "/health/ready" for name in SERVICES]
-        if wait_ready(service_urls, processes, ready_timeout):
+        if wait_ready(service_urls, processes, ready_timeout, stopping):
             start("gateway", planned["gateway"])
         if "gateway" in processes and wait_ready(
-            [stack.url("gateway") + "/health/ready"], processes, ready_timeout
+            [stack.url("gateway") + "/health/ready"], processes, ready_timeout, stopping
         ):
             out.line("stack", f"Kinoarchive is ready at {stack.url('gateway')}/ (Ctrl-C stops it)")
+            if "gateway_https" in stack.ports:
+                out.line("stack", f"and at https://{stack.host}:{stack.ports['gateway_https']}/")
         elif not stopping.is_set():
-            out.line("stack", "the stack did not become ready; stopping")
-            return 1
-        while not stopping.is_set():
             dead = [name for name, p in processes.items() if p.poll() is not None]
-            if dead:
-                out.line("stack", f"{', '.join(dead)} stopped unexpectedly; stopping the rest")
-                return 1
-            stopping.wait(0.5)
+            why = f" ({', '.join(dead)} stopped)" if dead else ""
+            out.line("stack", f"the stack did not become ready{why}; stopping")
+            return 1
+        # Migrated and seeded by now: a process started again need not check that.
+        for name in preparing:
+            stack.env.pop(f"{name.upper()}_PREPARE_ON_START", None)
+        supervise(processes, started_at, planned, start, stopping, out)
         out.line("stack", "stopping")
         return 0
     finally:
         stop(processes)
+
+
+def supervise(
+    processes: dict[str, subprocess.Popen[bytes]],
+    started_at: dict[str, float],
+    planned: dict[str, list[str]],
+    start: Callable[[str, list[str]], None],
+    stopping: threading.Event,
+    out: Output,
+) -> None:
+    """Until `stopping` is set: start again, after its delay (Restarts), each process
+    that died. Returns at once on Ctrl-C, a restart pending or not."""
+    restarts = Restarts()
+    due: dict[str, float] = {}  # process -> when to start it again
+    while not stopping.is_set():
+        now = time.monotonic()
+        for name, process in processes.items():
+            code = process.poll()
+            if code is None or name in due:
+                continue
+            delay = restarts.delay(name, now - started_at[name])
+            due[name] = now + delay
+            out.line(
+                "stack",
+                f"{name} died ({_exit_status(code)}); starting it again in {delay:g} s "
+                f"(restart {restarts.counts[name]}); the others keep serving",
+            )
+        for name, when in list(due.items()):
+            if when <= now and not stopping.is_set():
+                del due[name]
+                start(name, planned[name])
+                out.line("stack", f"{name} started again (pid {processes[name].pid})")
+        wake = min([*due.values(), now + 0.5]) - time.monotonic()
+        stopping.wait(max(0.01, wake))
 
 
 def prepare_only(stack: Stack, out: Output) -> int:
