@@ -27,11 +27,14 @@ async def _seed_if_empty(app: FastAPI) -> None:
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
     database = Database.for_service(settings)
+    routers = [movies.router, named.genres, named.directors]
     cache = Middleware(
         CatalogCache,
         database=database,
         enabled=settings.cache_enabled,
+        routes=[route for router in routers for route in router.routes],
         max_entries=settings.cache_max_entries,
+        max_bytes=settings.cache_max_bytes,
         max_body=settings.cache_max_body_bytes,
         check_interval=settings.cache_check_interval_seconds,
     )
@@ -40,7 +43,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         description="Movies, genres and directors (read-only).",
         settings=settings,
         database=database,
-        routers=[movies.router, named.genres, named.directors],
+        routers=routers,
         middleware=[cache],
         migrations=MIGRATIONS,
         on_startup=[_seed_if_empty] if settings.prepare_on_start else [],

@@ -6,12 +6,14 @@ on a database of their own rather than in the rolled-back transaction.
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from catalog_service import repository
+from catalog_service.cache import CatalogCache
 from catalog_service.cli import MIGRATIONS
 from catalog_service.config import CatalogSettings
 from catalog_service.importer import import_catalog, parse_catalog
@@ -185,3 +187,81 @@ def test_the_document_tells_of_revalidation() -> None:
     assert {"X-Total-Count", "Link", "ETag"} <= set(
         paths["/movies"]["get"]["responses"]["200"]["headers"]
     )
+
+
+def cache_of(app: FastAPI) -> CatalogCache:
+    """The app's cache middleware (the stack is built by the first request)."""
+    layer = app.middleware_stack
+    while not isinstance(layer, CatalogCache):
+        layer = layer.app  # type: ignore[union-attr]
+    return layer
+
+
+async def test_unknown_parameters_share_one_entry(
+    app: FastAPI, client: httpx.AsyncClient, queries: list[str]
+) -> None:
+    """`?x=1`, `?x=2`, ... must not each take memory: the key holds only what the route reads."""
+    first = await client.get("/movies/?page=2&x=0")
+    for n in range(1, 50):
+        again = await client.get(f"/movies/?x={n}&page=2&utm_{n}=a")
+        assert again.content == first.content
+        assert again.headers["link"] == first.headers["link"]
+    assert queries == ["list_movies"]
+    assert len(cache_of(app).entries) == 1
+    # The route answered without the unknown parameter, so its links do not carry it.
+    assert "x=" not in first.headers["link"]
+    assert "page=3" in first.headers["link"]
+    # A known parameter still tells answers apart, however its name is encoded.
+    other = await client.get("/movies/?pa%67e=3&x=1")
+    assert other.content != first.content
+    assert other.content == (await client.get("/movies/?page=3")).content
+    assert queries == ["list_movies", "list_movies", "list_movies"]
+
+
+@asynccontextmanager
+async def bounded_client(max_bytes: int) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with migrated_database("catalog_cache_bytes", MIGRATIONS) as url:
+        settings = CatalogSettings(database_url=url, environment="test", cache_max_bytes=max_bytes)
+        app = create_app(settings)
+        await import_committed(app, CATALOG)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c.test") as client:
+            yield app, client
+        await app.state.database.dispose()
+
+
+def kept_paths(app: FastAPI) -> list[str]:
+    """The paths of the kept answers, least recently used first; checks the byte count."""
+    cache = cache_of(app)
+    assert cache.total_bytes == sum(size for _, size in cache.entries.values())
+    assert cache.total_bytes <= cache.max_bytes
+    return [key.split(b" ")[2].decode() for key in cache.entries]
+
+
+async def test_the_cache_stays_within_its_bytes(queries: list[str]) -> None:
+    # Each of these answers costs 700 to 1000 bytes here: two fit in 1900, never three.
+    async with bounded_client(1900) as (app, client):
+        await client.get("/movies/1/")
+        await client.get("/movies/2/")
+        assert kept_paths(app) == ["/movies/1", "/movies/2"]
+        await client.get("/movies/1/")  # a hit: now the most recently used
+        assert kept_paths(app) == ["/movies/2", "/movies/1"]
+        await client.get("/genres/")
+        assert kept_paths(app) == ["/movies/1", "/genres"]  # the least recently used went
+        for path in ("/directors/", "/movies/3/", "/movies/?page=1", "/genres/1/"):
+            await client.get(path)
+            assert len(kept_paths(app)) <= 2
+    assert queries.count("get_movie") == 3  # /movies/1 once, however often asked
+
+
+async def test_an_answer_larger_than_the_bound_is_not_kept(queries: list[str]) -> None:
+    async with bounded_client(1000) as (app, client):
+        await client.get("/movies/1/")
+        assert kept_paths(app) == ["/movies/1"]
+        for _ in range(2):
+            page = await client.get("/movies/?page=1")
+            assert len(page.json()) == 12
+            assert len(page.content) > 1000
+        assert kept_paths(app) == ["/movies/1"]  # not kept, and nothing dropped for it
+        await client.get("/movies/1/")
+    assert queries == ["get_movie", "list_movies", "list_movies"]
