@@ -1,9 +1,11 @@
-"""Profiles, password change and bookmarks through the gateway, as clients use them.
+"""Profiles, password change, sessions and bookmarks through the gateway, as clients
+use them.
 
 Black box: only HTTP, with trailing slashes as the course's frontend sends them. Every
 test registers its own accounts (unique emails), so tests do not depend on each other.
 """
 
+import ipaddress
 from typing import Any
 
 import httpx
@@ -190,6 +192,113 @@ def test_a_password_body_missing_fields_is_422(api: httpx.Client, alice: Account
         assert_error(
             api.put("/user/password/", json=body, headers=alice.headers), 422, "validation_error"
         )
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def log_in_as(api: httpx.Client, account: Account, user_agent: str) -> dict[str, Any]:
+    response = api.post(
+        "/auth/login/",
+        json={"email": account.email, "password": account.password},
+        headers={"User-Agent": user_agent},
+    )
+    assert response.status_code == 200, response.text
+    pair: dict[str, Any] = response.json()
+    return pair
+
+
+def bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+def sessions(api: httpx.Client, pair: dict[str, Any], path: str = "/user/sessions/") -> Any:
+    response = api.get(path, headers=bearer(pair))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def refreshes(api: httpx.Client, pair: dict[str, Any]) -> bool:
+    response = api.put("/auth/login/", json={"refresh_token": pair["refresh_token"]})
+    assert response.status_code in (200, 401), response.text
+    return response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/user/sessions/", "/user/sessions"])
+def test_the_sessions_list_marks_the_current_one(
+    api: httpx.Client, alice: Account, path: str
+) -> None:
+    phone = log_in_as(api, alice, "KinoPhone/1.0")
+    laptop = log_in_as(api, alice, "KinoLaptop/2.0")
+    listed = sessions(api, laptop, path)
+    assert len(listed) == 3  # the sign-up's login, the phone, the laptop
+    assert [item["user_agent"] for item in listed[:2]] == ["KinoLaptop/2.0", "KinoPhone/1.0"]
+    assert [item["current"] for item in listed] == [True, False, False]
+    assert set(listed[0]) == {
+        "id", "created_at", "last_used_at", "client_address", "user_agent", "current",
+    }  # fmt: skip
+    ipaddress.ip_address(listed[0]["client_address"])  # where the gateway saw us
+    assert [item["current"] for item in sessions(api, phone)] == [False, True, False]
+
+
+def test_the_sessions_are_the_owners_alone(api: httpx.Client, alice: Account, bob: Account) -> None:
+    alices = {item["id"] for item in sessions(api, {"access_token": alice.access_token})}
+    bobs = {item["id"] for item in sessions(api, {"access_token": bob.access_token})}
+    assert len(alices) == len(bobs) == 1
+    assert alices.isdisjoint(bobs)
+    # Bob cannot end Alice's session: to him it does not exist.
+    (alice_session,) = alices
+    response = api.delete(f"/user/sessions/{alice_session}/", headers=bob.headers)
+    assert_error(response, 404, "not_found")
+    assert refreshes(api, {"refresh_token": alice.refresh_token})
+
+
+@pytest.mark.parametrize("path", ["/user/sessions/{id}/", "/user/sessions/{id}"])
+def test_end_one_session(api: httpx.Client, alice: Account, path: str) -> None:
+    phone = log_in_as(api, alice, "KinoPhone/1.0")
+    laptop = log_in_as(api, alice, "KinoLaptop/2.0")
+    (phone_session,) = [item["id"] for item in sessions(api, phone) if item["current"]]
+    response = api.delete(path.format(id=phone_session), headers=bearer(laptop))
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    assert phone_session not in {item["id"] for item in sessions(api, laptop)}
+    assert not refreshes(api, phone)
+    assert refreshes(api, laptop)
+    # Gone is gone: ending it again, or a session that never was, is 404.
+    for session_id in (phone_session, "0" * 32, "not-a-session-id!"):
+        response = api.delete(f"/user/sessions/{session_id}/", headers=bearer(laptop))
+        assert_error(response, 404, "not_found")
+
+
+def test_the_current_session_may_end_itself(api: httpx.Client, alice: Account) -> None:
+    pair = log_in_as(api, alice, "KinoLaptop/2.0")
+    (current,) = [item["id"] for item in sessions(api, pair) if item["current"]]
+    assert api.delete(f"/user/sessions/{current}/", headers=bearer(pair)).status_code == 204
+    assert not refreshes(api, pair)
+
+
+@pytest.mark.parametrize("path", ["/user/sessions/", "/user/sessions"])
+def test_end_every_other_session(api: httpx.Client, alice: Account, path: str) -> None:
+    others = [log_in_as(api, alice, f"KinoPhone/{number}") for number in range(2)]
+    keep = log_in_as(api, alice, "KinoLaptop/2.0")
+    response = api.delete(path, headers=bearer(keep))
+    assert response.status_code == 204, response.text
+    assert [item["current"] for item in sessions(api, keep)] == [True]
+    assert not refreshes(api, {"refresh_token": alice.refresh_token})
+    for pair in others:
+        assert not refreshes(api, pair)
+    assert refreshes(api, keep)
+
+
+def test_the_sessions_routes_need_a_token(api: httpx.Client, alice: Account) -> None:
+    for method, path in (
+        ("GET", "/user/sessions/"),
+        ("DELETE", "/user/sessions/"),
+        ("DELETE", "/user/sessions/abc/"),
+    ):
+        response = api.request(method, path, headers={"Authorization": "Bearer undefined"})
+        assert_error(response, 401, "unauthorized")
+    assert refreshes(api, {"refresh_token": alice.refresh_token})
 
 
 # -- bookmarks -----------------------------------------------------------------------------

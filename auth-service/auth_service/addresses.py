@@ -31,6 +31,12 @@ def _trusted(address: IpAddress, networks: Sequence[IpNetwork]) -> bool:
     return any(address.version == net.version and address in net for net in networks)
 
 
+def trusted_peer(peer: str | None, trusted: Sequence[IpNetwork]) -> bool:
+    """Whether the connection comes from a trusted proxy (whose X-Forwarded-* count)."""
+    peer_address = _parse(peer) if peer else None
+    return peer_address is not None and _trusted(peer_address, trusted)
+
+
 def client_address(
     peer: str | None,
     real_ip: str | None,

@@ -9,8 +9,8 @@ from auth_service.addresses import client_address
 from auth_service.bodies import json_or_form
 from auth_service.config import AuthSettings
 from auth_service.passwords import Passwords
-from auth_service.schemas import Credentials, LogoutRequest, RefreshRequest, Registration
-from auth_service.throttle import LoginThrottle
+from auth_service.schemas import Credentials, Registration
+from auth_service.throttle import AttemptLimiter, LoginThrottle
 from auth_service.tokens import Tokens
 from shared.errors import Forbidden, ServiceUnavailable
 
@@ -36,6 +36,21 @@ async def get_tokens(request: Request) -> Tokens:
 async def get_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.throttle
     return throttle
+
+
+async def get_user_agent(request: Request) -> str | None:
+    """The User-Agent header as sent (a login records it, bounded, with its session)."""
+    return request.headers.get("user-agent")
+
+
+async def get_password_change_limiter(request: Request) -> AttemptLimiter:
+    limiter: AttemptLimiter = request.app.state.password_change_limiter
+    return limiter
+
+
+async def get_registration_limiter(request: Request) -> AttemptLimiter:
+    limiter: AttemptLimiter = request.app.state.registration_limiter
+    return limiter
 
 
 async def get_client_address(request: Request) -> str:
@@ -71,10 +86,12 @@ SettingsDep = Annotated[AuthSettings, Depends(get_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 TokensDep = Annotated[Tokens, Depends(get_tokens)]
 ThrottleDep = Annotated[LoginThrottle, Depends(get_throttle)]
+PasswordChangeLimiterDep = Annotated[AttemptLimiter, Depends(get_password_change_limiter)]
+RegistrationLimiterDep = Annotated[AttemptLimiter, Depends(get_registration_limiter)]
 ClientAddressDep = Annotated[str, Depends(get_client_address)]
+UserAgentDep = Annotated[str | None, Depends(get_user_agent)]
 InternalCaller = Depends(require_internal_caller)
 
 RegistrationBody = Annotated[Registration, Depends(json_or_form(Registration))]
 CredentialsBody = Annotated[Credentials, Depends(json_or_form(Credentials))]
-RefreshBody = Annotated[RefreshRequest, Depends(json_or_form(RefreshRequest))]
-LogoutBody = Annotated[LogoutRequest, Depends(json_or_form(LogoutRequest))]
+# The refresh and logout bodies depend on the token transport: auth_service/cookies.py.

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -11,7 +12,13 @@ from auth_service import MIGRATIONS
 from auth_service.config import AuthSettings
 from auth_service.passwords import Argon2Parameters, Passwords
 from auth_service.routes import auth, internal
-from auth_service.throttle import FailureLog, LoginThrottle, MemoryFailureLog, RedisFailureLog
+from auth_service.throttle import (
+    FailureLog,
+    LoginThrottle,
+    MemoryFailureLog,
+    RedisFailureLog,
+    Throttles,
+)
 from auth_service.tokens import Tokens, purge_expired
 from shared.app import create_app as create_service_app
 from shared.db import Database
@@ -24,17 +31,19 @@ async def purge_periodically(
     database: Database,
     interval: float,
     *,
+    batch_size: int,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Delete expired refresh-token rows now and then every `interval` seconds."""
+    """Delete expired refresh-token rows and ended sessions now and then every
+    `interval` seconds, `batch_size` rows at most per transaction."""
     while True:
         try:
-            purged = await purge_expired(database)
+            purged = await purge_expired(database, batch_size)
         except Exception:  # a database outage must not end the loop
-            logger.exception("could not purge expired refresh tokens")
+            logger.exception("could not purge expired refresh tokens and ended sessions")
         else:
             if purged:
-                logger.info("purged %d expired refresh tokens", purged)
+                logger.info("purged %d expired refresh tokens and ended sessions", purged)
         await sleep(interval)
 
 
@@ -43,7 +52,11 @@ async def _start(app: FastAPI) -> None:
     passwords: Passwords = app.state.passwords
     await passwords.dummy_hash()  # the first unknown-email login costs no more than others
     app.state.purge_task = asyncio.create_task(
-        purge_periodically(app.state.database, settings.purge_interval_seconds),
+        purge_periodically(
+            app.state.database,
+            settings.purge_interval_seconds,
+            batch_size=settings.purge_batch_size,
+        ),
         name="purge-refresh-tokens",
     )
 
@@ -64,9 +77,15 @@ def create_app(
     settings: AuthSettings | None = None, jwt_settings: JwtSettings | None = None
 ) -> FastAPI:
     """Refuses to build (pydantic ValidationError) without a usable JWT key or, in
-    production, without INTERNAL_API_TOKEN and OWASP-grade argon2 parameters."""
+    production, without INTERNAL_API_TOKEN and OWASP-grade argon2 parameters; refuses
+    (ValueError) a session maximum age shorter than the refresh tokens' lifetime."""
     settings = settings or AuthSettings()
     codec = TokenCodec(jwt_settings or JwtSettings(), can_sign=True)
+    if settings.session_max_age_seconds < codec.settings.refresh_ttl_seconds:
+        raise ValueError(
+            "AUTH_SESSION_MAX_AGE_SECONDS must be at least JWT_REFRESH_TTL_SECONDS: "
+            "a session cannot end before the refresh tokens it issues."
+        )
     log: FailureLog = (
         RedisFailureLog(settings.redis_url) if settings.redis_url else MemoryFailureLog()
     )
@@ -79,15 +98,23 @@ def create_app(
         on_shutdown=[_stop],
         migrations=MIGRATIONS,
     )
-    app.state.tokens = Tokens(codec)
+    app.state.tokens = Tokens(
+        codec,
+        session_max_age=timedelta(seconds=settings.session_max_age_seconds),
+        max_sessions=settings.max_sessions_per_account,
+    )
     app.state.passwords = Passwords(
-        Argon2Parameters.from_settings(settings), concurrency=settings.hash_concurrency
+        Argon2Parameters.from_settings(settings),
+        concurrency=settings.hash_concurrency,
+        queue_limit=settings.hash_queue_limit,
     )
-    app.state.throttle = LoginThrottle(
-        log,
-        prefix=settings.redis_key_prefix,
-        max_per_email=settings.login_max_failures_per_email,
-        max_per_address=settings.login_max_failures_per_address,
-        window_seconds=settings.login_failure_window_seconds,
-    )
+    install_throttles(app, Throttles.from_settings(settings, log))
     return app
+
+
+def install_throttles(app: FastAPI, throttles: Throttles) -> None:
+    """`app.state.throttle` (logins), `.password_change_limiter`, `.registration_limiter`:
+    one store for all (closed once, at shutdown)."""
+    app.state.throttle = throttles.login
+    app.state.password_change_limiter = throttles.password_change
+    app.state.registration_limiter = throttles.registration

@@ -1,8 +1,13 @@
 """Password hashing with argon2id, off the event loop and bounded in memory.
 
 Every hash and verification runs on a pool of `concurrency` threads of its own (one per
-usable CPU by default): a flood of logins queues here instead of exhausting memory or
-starving the event loop.
+usable CPU by default), so a flood of logins never starves the event loop, and at most
+`concurrency` hashes hold their work memory at once. Behind the threads waits a queue of
+at most `queue_limit` hashes (8 per thread by default: at the default cost, well under a
+second of waiting); a hash asked for beyond that is refused at once with 503 and
+Retry-After (`HashQueueFull`), instead of joining a backlog whose answers would come after
+the client gave up. The bound counts hashes in the pool, not the requests waiting for
+them: a request that gives up leaves its hash counted until the thread is done with it.
 
 Memory: each hash needs `memory_kib` (19 MiB) of work memory, which glibc keeps once
 freed. That reuse is what makes a hash cheap: given back and faulted in again each time,
@@ -22,6 +27,7 @@ import ctypes.util
 import os
 import secrets
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,9 +37,24 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from auth_service.config import AuthSettings
+from shared.errors import ServiceUnavailable
 
 T = TypeVar("T")
 IDLE_SECONDS = 1.0  # without a hash for this long, the work memory goes back
+QUEUE_PER_THREAD = 8  # the default queue_limit, per thread of the pool
+# A full queue drains in (queue_limit / threads) hashes' time: 8 x 34-57 ms at the default
+# cost. Retry-After counts whole seconds, so one is the shortest honest answer.
+QUEUE_FULL_RETRY_AFTER = 1
+
+
+class HashQueueFull(ServiceUnavailable):
+    """Too many hashes waiting: 503 with Retry-After, answered without waiting."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many requests are being handled right now. Try again in a moment.",
+            retry_after=QUEUE_FULL_RETRY_AFTER,
+        )
 
 
 _M_ARENA_MAX = -8  # glibc's mallopt parameter
@@ -94,6 +115,7 @@ class Passwords:
         parameters: Argon2Parameters,
         *,
         concurrency: int = 0,
+        queue_limit: int = 0,
         idle_seconds: float = IDLE_SECONDS,
         release_memory: Callable[[], None] = release_free_memory,
     ) -> None:
@@ -107,10 +129,13 @@ class Passwords:
             type=Type.ID,
         )
         self._threads = concurrency or _usable_cpus()
+        self._capacity = self._threads + (queue_limit or QUEUE_PER_THREAD * self._threads)
         self._pool: ThreadPoolExecutor | None = None  # started on first use
         self._idle_seconds = idle_seconds
         self._release_memory = release_memory
-        self._running = 0
+        # Hashes in the pool (running or queued); ended by the pool's threads.
+        self._jobs = 0
+        self._jobs_lock = threading.Lock()
         self._trim_timer: asyncio.TimerHandle | None = None
         self._dummy_hash: str | None = None
 
@@ -136,19 +161,34 @@ class Passwords:
         return self._pool
 
     async def _run(self, function: Callable[..., T], *args: str) -> T:
+        """Run on the pool, or raise HashQueueFull at once when it holds its capacity."""
         loop = asyncio.get_running_loop()
-        self._running += 1
+        with self._jobs_lock:
+            if self._jobs >= self._capacity:
+                raise HashQueueFull()
+            self._jobs += 1
         try:
-            return await loop.run_in_executor(self._executor(), function, *args)
+            job = self._executor().submit(function, *args)
+        except BaseException:
+            self._job_done()
+            raise
+        # Counted until the thread is done (or the job is cancelled before it starts), even
+        # when the request waiting for it is cancelled first.
+        job.add_done_callback(self._job_done)
+        try:
+            return await asyncio.wrap_future(job, loop=loop)
         finally:
-            self._running -= 1
             if self._trim_timer is not None:
                 self._trim_timer.cancel()
             self._trim_timer = loop.call_later(self._idle_seconds, self._trim_if_idle)
 
+    def _job_done(self, _job: object = None) -> None:
+        with self._jobs_lock:
+            self._jobs -= 1
+
     def _trim_if_idle(self) -> None:
         self._trim_timer = None
-        if self._running == 0 and self._pool is not None:
+        if self._jobs == 0 and self._pool is not None:
             self._pool.submit(self._release_memory)
 
     async def spend_verification(self, password: str) -> None:

@@ -1,6 +1,7 @@
 """The auth service's wire shapes (CONTRACT.md, Auth) and the password policy."""
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
@@ -75,3 +76,39 @@ class TokenPair(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
     expires_in: int = Field(description="Seconds the access token lives.")
+
+
+class AccessToken(BaseModel):
+    """The answer in cookie mode (`X-Token-Transport: cookie`): the refresh token is in
+    the HttpOnly cookie, never in the body."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int = Field(description="Seconds the access token lives.")
+
+
+class CookieModeBody(BaseModel):
+    """PUT /auth/login/ and POST /auth/logout/ in cookie mode: the body may be empty.
+    A `refresh_token` given here is used instead of the cookie's (the web app moves a
+    pair it kept before cookie mode into the cookie this way)."""
+
+    refresh_token: OptionalToken = None
+    access_token: OptionalToken = None
+
+
+def _in_utc(value: datetime) -> datetime:
+    """SQLite gives back naive datetimes, stored in UTC; PostgreSQL aware ones."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+class SessionOut(BaseModel):
+    """A live session, as the internal endpoints list them."""
+
+    id: str
+    created_at: UtcDatetime
+    last_used_at: UtcDatetime
+    client_address: str | None = Field(description="Where its login came from.")
+    user_agent: str | None = Field(description="Its login's User-Agent, bounded.")

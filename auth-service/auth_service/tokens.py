@@ -1,15 +1,19 @@
 """Token pairs: signing through the shared codec, refresh tokens recorded by jti.
 
-Each login starts a family; each refresh retires one token of it and adds the next.
+Each login opens a session (the refresh family, repository.py); each refresh retires one
+token of it and adds the next. Every token of a pair names its session (`sid`), so the
+user service can tell a user which of their sessions is the one asking.
 """
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service import repository
+from auth_service.models import CLIENT_ADDRESS_MAX_LENGTH, USER_AGENT_MAX_LENGTH, utcnow
 from auth_service.schemas import TokenPair
 from shared.db import Database
 from shared.errors import Unauthorized
@@ -20,9 +24,30 @@ logger = logging.getLogger(__name__)
 INVALID_TOKEN_MESSAGE = "The token is not valid or has expired; log in again."  # noqa: S105
 
 
+def _bounded(value: str | None, length: int) -> str | None:
+    """Printable ASCII, at most `length` characters; None when nothing is left."""
+    if value is None:
+        return None
+    kept = "".join(char for char in value if " " <= char <= "~").strip()
+    return kept[:length] or None
+
+
 class Tokens:
-    def __init__(self, codec: TokenCodec) -> None:
+    """Issues pairs into sessions: at most `max_sessions` live sessions per account, each
+    ending `session_max_age` after it began, however often it is refreshed."""
+
+    def __init__(
+        self,
+        codec: TokenCodec,
+        *,
+        session_max_age: timedelta,
+        max_sessions: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.codec = codec
+        self.session_max_age = session_max_age
+        self.max_sessions = max_sessions
+        self.clock = clock
 
     def verify(self, token: str, token_type: TokenType, *, verify_exp: bool = True) -> Claims:
         """The claims of one of our tokens of this type, or Unauthorized (`invalid_token`)."""
@@ -33,17 +58,62 @@ class Tokens:
             raise Unauthorized(INVALID_TOKEN_MESSAGE, code="invalid_token") from exc
         return claims
 
-    async def issue_pair(
-        self, session: AsyncSession, *, user_id: int, email: str, family_id: str | None = None
+    async def open_session(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: int,
+        email: str,
+        credential_version: int,
+        client_address: str | None,
+        user_agent: str | None,
+    ) -> TokenPair | None:
+        """A pair in a new session, or None when `credential_version` (read with the hash
+        the password was checked against) is no longer the account's. Ends the oldest
+        sessions beyond the account's limit."""
+        now = self.clock()
+        session_id = uuid.uuid4().hex
+        opened = await repository.open_session(
+            session,
+            session_id=session_id,
+            user_id=user_id,
+            credential_version=credential_version,
+            now=now,
+            expires_at=now + self.session_max_age,
+            client_address=_bounded(client_address, CLIENT_ADDRESS_MAX_LENGTH),
+            user_agent=_bounded(user_agent, USER_AGENT_MAX_LENGTH),
+        )
+        if not opened:
+            return None
+        await repository.end_surplus_sessions(session, user_id, self.max_sessions, now)
+        return await self._issue(session, user_id=user_id, email=email, session_id=session_id)
+
+    async def rotate(self, session: AsyncSession, claims: Claims) -> TokenPair | None:
+        """Retire the refresh token of `claims` and issue the next pair of its session;
+        None when the token is not live (see repository.retire_refresh_token)."""
+        session_id = await repository.retire_refresh_token(
+            session, jti=claims.jti, user_id=claims.user_id, now=self.clock()
+        )
+        if session_id is None:
+            return None
+        return await self._issue(
+            session, user_id=claims.user_id, email=claims.email, session_id=session_id
+        )
+
+    async def _issue(
+        self, session: AsyncSession, *, user_id: int, email: str, session_id: str
     ) -> TokenPair:
-        """A new access and refresh token; the refresh token joins `family_id` (or a new one)."""
         subject = str(user_id)
-        access = self.codec.issue(subject=subject, email=email, token_type=TokenType.ACCESS)
-        refresh = self.codec.issue(subject=subject, email=email, token_type=TokenType.REFRESH)
+        access = self.codec.issue(
+            subject=subject, email=email, token_type=TokenType.ACCESS, session_id=session_id
+        )
+        refresh = self.codec.issue(
+            subject=subject, email=email, token_type=TokenType.REFRESH, session_id=session_id
+        )
         await repository.add_refresh_token(
             session,
             jti=refresh.jti,
-            family_id=family_id or uuid.uuid4().hex,
+            session_id=session_id,
             user_id=user_id,
             expires_at=datetime.fromtimestamp(refresh.expires_at, UTC),
         )
@@ -54,7 +124,15 @@ class Tokens:
         )
 
 
-async def purge_expired(database: Database) -> int:
-    """Delete expired refresh-token rows in a transaction of its own; how many went."""
-    async with database.sessionmaker() as session, session.begin():
-        return await repository.purge_expired_tokens(session, datetime.now(UTC))
+async def purge_expired(database: Database, batch_size: int) -> int:
+    """Delete expired refresh-token rows and ended sessions (with their tokens), each
+    transaction at most `batch_size` rows of each, until none is left; how many went."""
+    purged = 0
+    while True:
+        async with database.sessionmaker() as session, session.begin():
+            now = datetime.now(UTC)
+            tokens = await repository.purge_expired_tokens(session, now, batch_size)
+            sessions = await repository.purge_ended_sessions(session, now, batch_size)
+        purged += tokens + sessions
+        if tokens < batch_size and sessions < batch_size:
+            return purged

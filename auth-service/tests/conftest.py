@@ -8,6 +8,7 @@ an app on a fresh database of its own, without overrides.
 import base64
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -19,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from auth_service.cli import MIGRATIONS
 from auth_service.config import AuthSettings
-from auth_service.main import create_app
-from auth_service.throttle import LoginThrottle, MemoryFailureLog
+from auth_service.main import create_app, install_throttles
+from auth_service.throttle import LoginThrottle, MemoryFailureLog, Throttles
 from shared.db import Database
 from shared.jwt import JwtSettings
 from shared.testing import migrated_database, rolled_back_session, use_session
@@ -43,18 +44,14 @@ def auth_settings(database_url: str, **overrides: Any) -> AuthSettings:
     return AuthSettings(**values)
 
 
-def fresh_throttle(app: FastAPI, **limits: Any) -> LoginThrottle:
-    """A new in-memory throttle on `app` (limits from its settings unless given)."""
-    settings: AuthSettings = app.state.settings
-    values: dict[str, Any] = {
-        "prefix": "test:",
-        "max_per_email": settings.login_max_failures_per_email,
-        "max_per_address": settings.login_max_failures_per_address,
-        "window_seconds": settings.login_failure_window_seconds,
-        **limits,
-    }
-    throttle = LoginThrottle(MemoryFailureLog(), **values)
-    app.state.throttle = throttle
+def fresh_throttle(
+    app: FastAPI, *, clock: Callable[[], float] = time.time, **overrides: Any
+) -> LoginThrottle:
+    """New in-memory throttles on `app` (login, password change, registration): limits
+    from its settings, but for `overrides` (AuthSettings fields); the login throttle."""
+    settings: AuthSettings = app.state.settings.model_copy(update=overrides)
+    install_throttles(app, Throttles.from_settings(settings, MemoryFailureLog(), clock=clock))
+    throttle: LoginThrottle = app.state.throttle
     return throttle
 
 

@@ -3,12 +3,14 @@
 import pytest
 
 from auth_service.main import create_app
+from auth_service.passwords import HashQueueFull, Passwords
 from shared.testing import use_session
 from tests.conftest import (
     INTERNAL_TOKEN,
     PASSWORD,
     asgi_client,
     auth_settings,
+    fresh_throttle,
     login,
     register,
 )
@@ -127,4 +129,75 @@ async def test_the_internal_endpoint_is_documented_apart(app) -> None:
     paths = app.openapi()["paths"]
     operation = paths["/internal/users/{user_id}/password"]["put"]
     assert operation["tags"] == ["internal"]
-    assert {"204", "400", "403", "404", "422"} <= set(operation["responses"])
+    assert {"204", "400", "403", "404", "422", "429", "503"} <= set(operation["responses"])
+
+
+# --- wrong current passwords are throttled per account ------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def assert_rate_limited(response) -> int:
+    assert response.status_code == 429, response.text
+    assert response.json()["code"] == "rate_limited"
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= 900
+    return retry_after
+
+
+async def test_ten_wrong_current_passwords_then_429(client, app) -> None:
+    """Failed before issue 14: a stolen access token could guess at hash speed."""
+    clock = Clock()
+    fresh_throttle(app, clock=clock)
+    user_id = await register(client, "guessed@x.io")
+    other_id = await register(client, "other@x.io")
+    for minute in range(10):
+        clock.now = 1_000_000.0 + minute * 60
+        response = await change(client, user_id, current=f"guess {minute}")
+        assert response.status_code == 400
+        assert response.json()["code"] == "wrong_password"
+    assert assert_rate_limited(await change(client, user_id, current="guess 10")) == 900 - 540
+    # The right password waits too (else a 429 would tell a right guess from a wrong one)...
+    assert_rate_limited(await change(client, user_id))
+    await login(client, "guessed@x.io")  # ...and the password is unchanged.
+    # Another account is not held.
+    assert (await change(client, other_id)).status_code == 204
+    # The lock ends when the oldest failure leaves the window; refusals did not prolong it.
+    clock.now = 1_000_000.0 + 900
+    assert (await change(client, user_id)).status_code == 204
+    await login(client, "guessed@x.io", NEW_PASSWORD)
+
+
+async def test_a_right_password_is_no_failure(client) -> None:
+    user_id = await register(client, "careful@x.io")
+    for _ in range(9):
+        assert (await change(client, user_id, current="wrong one")).status_code == 400
+    for index in range(5):  # back and forth: none of these count
+        old, new = (PASSWORD, NEW_PASSWORD) if index % 2 == 0 else (NEW_PASSWORD, PASSWORD)
+        assert (await change(client, user_id, current=old, new=new)).status_code == 204
+    assert (await change(client, user_id, current="wrong one")).status_code == 400  # tenth
+    assert_rate_limited(await change(client, user_id, current="wrong one"))
+
+
+async def test_a_full_hash_queue_is_503_and_no_failure(client, app, monkeypatch) -> None:
+    user_id = await register(client, "queued@x.io")
+    passwords: Passwords = app.state.passwords
+
+    async def full(*_args: str) -> bool:
+        raise HashQueueFull()
+
+    monkeypatch.setattr(passwords, "verify", full)
+    for _ in range(15):
+        response = await change(client, user_id, current="wrong one")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+    monkeypatch.undo()
+    for _ in range(10):
+        assert (await change(client, user_id, current="wrong one")).status_code == 400
+    assert_rate_limited(await change(client, user_id, current="wrong one"))

@@ -5,7 +5,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from auth_service.models import User
-from auth_service.passwords import Passwords
+from auth_service.passwords import HashQueueFull, Passwords
 from tests.conftest import PASSWORD, jwt_parts, login, register
 
 
@@ -21,7 +21,7 @@ async def test_login_answers_a_token_pair(client, path) -> None:
     header, claims, _ = jwt_parts(body["access_token"])
     assert header.pop("kid")  # the key's fingerprint (shared/tests/test_jwt.py)
     assert header == {"alg": "HS256", "typ": "at+jwt"}
-    assert set(claims) == {"sub", "email", "type", "iat", "exp", "jti", "iss"}
+    assert set(claims) == {"sub", "email", "type", "iat", "exp", "jti", "iss", "sid"}
     assert claims["sub"] == str(user_id)
     assert claims["email"] == "login@x.io"
     assert claims["type"] == "access"
@@ -123,6 +123,24 @@ async def test_a_weaker_hash_is_upgraded_at_the_next_login(client, session) -> N
     await login(client, "old@x.io")  # the upgraded hash still verifies
     again = (await session.execute(select(User.password_hash))).scalar_one()
     assert again == stored  # no rehash when the parameters match
+
+
+async def test_a_full_hash_queue_leaves_the_upgrade_for_a_later_login(
+    client, session, app, monkeypatch
+) -> None:
+    weak = PasswordHasher(time_cost=1, memory_cost=32, parallelism=1).hash(PASSWORD)
+    session.add(User(email="busy@x.io", password_hash=weak))
+    await session.flush()
+
+    async def full(_password: str) -> str:
+        raise HashQueueFull()
+
+    monkeypatch.setattr(app.state.passwords, "hash", full)
+    await login(client, "busy@x.io")  # the password was checked: no reason to refuse
+    assert (await session.execute(select(User.password_hash))).scalar_one() == weak
+    monkeypatch.undo()
+    await login(client, "busy@x.io")
+    assert (await session.execute(select(User.password_hash))).scalar_one() != weak
 
 
 async def test_a_failed_login_does_not_upgrade_the_hash(client, session) -> None:

@@ -1,9 +1,10 @@
 import asyncio
 import threading
 
+import pytest
 from argon2 import PasswordHasher
 
-from auth_service.passwords import Argon2Parameters, Passwords
+from auth_service.passwords import Argon2Parameters, HashQueueFull, Passwords
 
 CHEAP = Argon2Parameters(memory_kib=64, time_cost=1, parallelism=1)
 
@@ -110,3 +111,107 @@ async def test_a_closed_pool_starts_again_when_needed() -> None:
     passwords.close()
     assert await passwords.verify(hashed, "some password")
     passwords.close()
+
+
+class SlowHasher:
+    """Stands in for argon2: each call waits for `release`; `started` counts calls begun."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.started = 0
+        self.first_started = threading.Event()
+
+    def __call__(self, password: str) -> str:
+        with self.lock:
+            self.started += 1
+        self.first_started.set()
+        self.release.wait()
+        return f"hash of {password}"
+
+
+async def test_a_full_queue_answers_at_once(monkeypatch) -> None:
+    passwords = Passwords(CHEAP, concurrency=1, queue_limit=2)
+    slow = SlowHasher()
+    monkeypatch.setattr(passwords, "_hash", slow)
+    loop = asyncio.get_running_loop()
+    try:
+        running = asyncio.create_task(passwords.hash("running"))
+        await loop.run_in_executor(None, slow.first_started.wait)
+        waiting = [asyncio.create_task(passwords.hash(f"waiting {i}")) for i in range(2)]
+        await asyncio.sleep(0)  # one turn of the loop: both reach the queue
+        # One running, two waiting: the fourth is refused without waiting for anything
+        # (the hasher is still blocked), verifications alike.
+        with pytest.raises(HashQueueFull) as refused:
+            await passwords.hash("one too many")
+        assert refused.value.status_code == 503
+        assert refused.value.retry_after == 1
+        assert refused.value.headers() == {"Retry-After": "1"}
+        with pytest.raises(HashQueueFull):
+            await passwords.verify("$argon2id$...", "one too many")
+        assert slow.started == 1
+        slow.release.set()
+        assert await running == "hash of running"
+        assert await asyncio.gather(*waiting) == ["hash of waiting 0", "hash of waiting 1"]
+        # Drained: room again.
+        assert await passwords.hash("later") == "hash of later"
+    finally:
+        slow.release.set()
+        passwords.close()
+
+
+async def test_a_request_that_gives_up_keeps_its_place_until_the_thread_is_done(
+    monkeypatch,
+) -> None:
+    """The bound counts the threads' work, not the waiting requests: a cancelled request
+    whose hash is running still holds its place, or cancelled requests would let the
+    backlog grow without bound."""
+    passwords = Passwords(CHEAP, concurrency=1, queue_limit=1)
+    slow = SlowHasher()
+    monkeypatch.setattr(passwords, "_hash", slow)
+    loop = asyncio.get_running_loop()
+    try:
+        running = asyncio.create_task(passwords.hash("running"))
+        await loop.run_in_executor(None, slow.first_started.wait)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        queued = asyncio.create_task(passwords.hash("queued"))
+        await asyncio.sleep(0)
+        with pytest.raises(HashQueueFull):  # the cancelled hash still runs
+            await passwords.hash("one too many")
+        slow.release.set()
+        assert await queued == "hash of queued"
+        assert await passwords.hash("later") == "hash of later"
+    finally:
+        slow.release.set()
+        passwords.close()
+
+
+async def test_a_queued_hash_given_up_frees_its_place(monkeypatch) -> None:
+    passwords = Passwords(CHEAP, concurrency=1, queue_limit=1)
+    slow = SlowHasher()
+    monkeypatch.setattr(passwords, "_hash", slow)
+    loop = asyncio.get_running_loop()
+    try:
+        running = asyncio.create_task(passwords.hash("running"))
+        await loop.run_in_executor(None, slow.first_started.wait)
+        queued = asyncio.create_task(passwords.hash("queued"))
+        await asyncio.sleep(0)
+        queued.cancel()  # not started yet: taken out of the pool's queue
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        replacement = asyncio.create_task(passwords.hash("replacement"))
+        await asyncio.sleep(0)
+        slow.release.set()
+        assert await running == "hash of running"
+        assert await replacement == "hash of replacement"
+        assert slow.started == 2  # the cancelled one never ran
+    finally:
+        slow.release.set()
+        passwords.close()
+
+
+def test_the_default_queue_is_eight_per_thread() -> None:
+    assert Passwords(CHEAP, concurrency=3)._capacity == 3 + 24
+    assert Passwords(CHEAP, concurrency=3, queue_limit=5)._capacity == 3 + 5

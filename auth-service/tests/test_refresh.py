@@ -162,15 +162,18 @@ async def test_only_the_jti_is_stored(client, session, pair) -> None:
     assert pair["refresh_token"].split(".")[2] not in stored
 
 
-async def test_rotation_keeps_the_family_and_marks_the_old_token_used(client, session, pair):
+async def test_rotation_keeps_the_session_and_marks_the_old_token_used(client, session, pair):
     new = (await refresh(client, pair["refresh_token"])).json()
     rows = {row.jti: row for row in (await session.execute(select(RefreshToken))).scalars().all()}
     old_row = rows[jwt_parts(pair["refresh_token"])[1]["jti"]]
     new_row = rows[jwt_parts(new["refresh_token"])[1]["jti"]]
-    assert old_row.family_id == new_row.family_id
+    assert old_row.session_id == new_row.session_id
     assert old_row.used_at is not None
     assert new_row.used_at is None
-    assert new_row.revoked_at is None
+    # Every token of the pair names the session.
+    for answer in (pair, new):
+        for token in (answer["access_token"], answer["refresh_token"]):
+            assert jwt_parts(token)[1]["sid"] == old_row.session_id
 
 
 # --- token attacks ------------------------------------------------------------------

@@ -3,8 +3,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth_service import repository
 from auth_service.models import User
-from tests.conftest import PASSWORD, register
+from auth_service.passwords import HashQueueFull, Passwords
+from tests.conftest import PASSWORD, fresh_throttle, register
 
 
 @pytest.mark.parametrize("path", ["/auth/register", "/auth/register/"])
@@ -150,3 +152,111 @@ async def test_unknown_fields_are_ignored(client) -> None:
     )
     assert response.status_code == 201
     assert response.json()["id"] != 999
+
+
+# --- the per-address limit and the order of the checks ------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def sign_up(client, email: str, password: str = PASSWORD):
+    return await client.post("/auth/register/", json={"email": email, "password": password})
+
+
+def assert_rate_limited(response, window: int = 3600) -> int:
+    assert response.status_code == 429, response.text
+    assert response.json() == {
+        "message": "Too many attempts. Try again later.",
+        "code": "rate_limited",
+    }
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= window
+    return retry_after
+
+
+async def test_registrations_per_address_are_limited(app, make_client) -> None:
+    """20 an hour from one address (a taken email counts too: 409 tells whether an account
+    exists, and this limit is what bounds that question); other addresses are not held."""
+    clock = Clock()
+    fresh_throttle(app, clock=clock)
+    async with make_client("203.0.113.5") as busy, make_client("198.51.100.5") as other:
+        assert (await sign_up(busy, "first@x.io")).status_code == 201
+        for minute in range(1, 19):
+            clock.now += 60
+            assert (await sign_up(busy, f"user{minute}@x.io")).status_code == 201
+        assert (await sign_up(busy, "first@x.io")).status_code == 409  # the 20th
+        clock.now += 60
+        assert assert_rate_limited(await sign_up(busy, "late@x.io")) == 3600 - 19 * 60
+        assert_rate_limited(await sign_up(busy, "first@x.io"))  # a taken one alike
+        assert (await sign_up(other, "late@x.io")).status_code == 201
+        # Refused attempts are not counted: the first leaves the window on time.
+        clock.now = 1_000_000.0 + 3600
+        assert (await sign_up(busy, "later@x.io")).status_code == 201
+        assert_rate_limited(await sign_up(busy, "later2@x.io"))
+
+
+async def test_invalid_bodies_are_not_counted(app, make_client) -> None:
+    async with make_client("203.0.113.6") as client:
+        for _ in range(30):
+            assert (await sign_up(client, "not an email")).status_code == 422
+            assert (await sign_up(client, "short@x.io", "short")).status_code == 422
+        assert (await sign_up(client, "valid@x.io")).status_code == 201
+
+
+async def test_a_taken_email_costs_no_hash(client, app, monkeypatch) -> None:
+    """Failed before issue 14: the password was hashed before the email was looked up."""
+    await register(client, "taken@x.io")
+    passwords: Passwords = app.state.passwords
+    hashed: list[str] = []
+    original = passwords._hash
+
+    def counting(password: str) -> str:
+        hashed.append(password)
+        return original(password)
+
+    monkeypatch.setattr(passwords, "_hash", counting)
+    response = await sign_up(client, " TAKEN@x.io")
+    assert response.status_code == 409
+    assert response.json()["code"] == "email_taken"
+    assert hashed == []
+    assert (await sign_up(client, "free@x.io")).status_code == 201
+    assert len(hashed) == 1
+
+
+async def test_an_email_taken_after_the_lookup_is_still_409(client, monkeypatch) -> None:
+    """Two registrations of one email at once both find it free; the UNIQUE constraint
+    refuses the second (test_races.py does it for real, concurrently)."""
+    await register(client, "raced@x.io")
+
+    async def nobody(*_args: object) -> None:
+        return None
+
+    monkeypatch.setattr(repository, "find_credentials", nobody)
+    response = await sign_up(client, "raced@x.io")
+    assert response.status_code == 409
+    assert response.json()["code"] == "email_taken"
+
+
+async def test_a_full_hash_queue_is_503_and_not_counted(app, make_client, monkeypatch) -> None:
+    passwords: Passwords = app.state.passwords
+
+    async def full(_password: str) -> str:
+        raise HashQueueFull()
+
+    async with make_client("203.0.113.7") as client:
+        monkeypatch.setattr(passwords, "hash", full)
+        for _ in range(25):
+            response = await sign_up(client, "queued@x.io")
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "1"
+            assert response.json()["code"] == "service_unavailable"
+        monkeypatch.undo()
+        for index in range(20):
+            assert (await sign_up(client, f"queued{index}@x.io")).status_code == 201
+        assert_rate_limited(await sign_up(client, "queued-more@x.io"))

@@ -36,9 +36,17 @@ def test_default_hashing_is_at_least_owasp_minimum(clean_env) -> None:
 
 def test_default_throttling_follows_the_contract(clean_env) -> None:
     settings = AuthSettings()
-    assert settings.login_max_failures_per_email <= 10
+    # One email from one address: at most 10 failures; from every unknown address
+    # together more (issue 14: nobody else's failures lock an account), a bounded number.
+    assert settings.login_max_failures_per_email_and_address <= 10
+    assert settings.login_max_failures_per_email == 50
     assert settings.login_max_failures_per_address >= 100
     assert settings.login_failure_window_seconds <= 900
+    assert settings.login_known_address_seconds == 30 * 24 * 3600
+    assert settings.login_known_addresses_per_email == 10
+    assert settings.password_change_max_failures == 10
+    assert (settings.register_max_per_address, settings.register_window_seconds) == (20, 3600)
+    assert settings.hash_queue_limit == 0  # 8 per hashing thread
     assert settings.trusted_proxies == "127.0.0.1,::1"
     assert settings.redis_url is None
     assert settings.internal_api_token is None
@@ -52,15 +60,44 @@ def test_no_lockout_can_be_configured_longer_than_15_minutes(clean_env) -> None:
 
 def test_settings_come_from_the_environment(clean_env) -> None:
     clean_env.setenv("AUTH_ARGON2_MEMORY_KIB", "65536")
+    clean_env.setenv("AUTH_LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS", "5")
     clean_env.setenv("AUTH_LOGIN_MAX_FAILURES_PER_EMAIL", "5")
+    clean_env.setenv("AUTH_REGISTER_MAX_PER_ADDRESS", "100000")
+    clean_env.setenv("AUTH_HASH_QUEUE_LIMIT", "3")
     clean_env.setenv("AUTH_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
     clean_env.setenv("INTERNAL_API_TOKEN", "shared-token")
     settings = AuthSettings()
     assert settings.argon2_memory_kib == 65536
     assert settings.login_max_failures_per_email == 5
+    assert settings.login_max_failures_per_email_and_address == 5
+    assert settings.register_max_per_address == 100000
+    assert settings.hash_queue_limit == 3
     assert [str(n) for n in settings.trusted_proxy_networks] == ["10.0.0.0/8", "127.0.0.1/32"]
     assert settings.internal_api_token is not None
     assert settings.internal_api_token.get_secret_value() == "shared-token"
+
+
+def test_the_email_limit_is_never_below_the_email_and_address_limit(clean_env) -> None:
+    """Else the failures of one address would close the account to every new address."""
+    clean_env.setenv("AUTH_LOGIN_MAX_FAILURES_PER_EMAIL", "9")
+    with pytest.raises(ValidationError, match="AUTH_LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS"):
+        AuthSettings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AUTH_REGISTER_WINDOW_SECONDS", "86401"),
+        ("AUTH_REGISTER_MAX_PER_ADDRESS", "0"),
+        ("AUTH_PASSWORD_CHANGE_MAX_FAILURES", "0"),
+        ("AUTH_HASH_QUEUE_LIMIT", "-1"),
+        ("AUTH_LOGIN_KNOWN_ADDRESSES_PER_EMAIL", "0"),
+    ],
+)
+def test_limits_out_of_range_are_refused(clean_env, variable, value) -> None:
+    clean_env.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        AuthSettings()
 
 
 def test_a_bad_trusted_proxy_is_refused(clean_env) -> None:

@@ -8,7 +8,7 @@
      ├── Conflict                 409 conflict
      ├── ValidationFailed         422 validation_error, with `errors`
      ├── RateLimited              429 rate_limited, with Retry-After
-     └── ServiceUnavailable       503 service_unavailable
+     └── ServiceUnavailable       503 service_unavailable, with Retry-After when it is known
 
 Every error body is `{"message": <sentence>, "code": <stable word>}`, plus `errors`
 (a list of `{field, message}`) for validation failures. Routes raise; they never
@@ -128,6 +128,17 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
     default_message = "The service is temporarily unavailable."
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        """`retry_after`: seconds after which a retry is expected to work (a full queue);
+        left out when nobody knows (an outage)."""
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
+        super().__init__(message, code=code)
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 # Codes for errors raised by the framework itself (unknown route, wrong method, ...).
@@ -258,12 +269,19 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
             "schema": {"type": "integer", "minimum": 1},
         }
     },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again, when the service knows.",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
 }
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries documenting the error body (and the headers that go
-    with it: `WWW-Authenticate` on 401, `Retry-After` on 429) for these statuses."""
+    with it: `WWW-Authenticate` on 401, `Retry-After` on 429 and maybe 503) for these statuses."""
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         entry: dict[str, Any] = {"model": ErrorBody, "description": HTTPStatus(status).phrase}

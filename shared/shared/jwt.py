@@ -22,9 +22,14 @@ for its whole life, and decoding and checking it again cost more than the rest o
 `GET /user/` (bench/). A codec keeps the claims of the last `VERIFIED_CACHE_SIZE` tokens
 that passed, by their exact text; a token seen again is checked only for its type and
 expiry. A token that failed is never remembered, so it is checked in full every time.
+
+Sessions: a token issued for a session of the auth service carries its id as `sid`
+(at most `MAX_SESSION_ID_LENGTH` characters of `[0-9a-z_-]`). The claim is optional, as
+tokens issued before sessions existed have none: such a token verifies, with `sid` None.
 """
 
 import hashlib
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,6 +57,13 @@ class TokenType(StrEnum):
 # The header marker of each type (RFC 9068 names access tokens "at+jwt").
 _HEADER_TYP = {TokenType.ACCESS: "at+jwt", TokenType.REFRESH: "rt+jwt"}
 _REQUIRED = ["exp", "iat", "sub", "jti", "iss", "type", "email"]
+MAX_SESSION_ID_LENGTH = 64
+_SESSION_ID = re.compile(rf"[0-9a-z_-]{{1,{MAX_SESSION_ID_LENGTH}}}")
+
+
+def is_session_id(value: str) -> bool:
+    """Whether `value` has the shape of a session id (what a `sid` claim may hold)."""
+    return _SESSION_ID.fullmatch(value) is not None
 
 
 class TokenError(Exception):
@@ -114,6 +126,7 @@ class Claims:
     iat: int
     exp: int
     jti: str
+    sid: str | None = None  # the session the token belongs to; None in older tokens
 
     @property
     def user_id(self) -> int:
@@ -160,10 +173,19 @@ class TokenCodec:
             self._verifying_keys.setdefault(key_id(previous), previous)
 
     def issue(
-        self, *, subject: str, email: str, token_type: TokenType, now: float | None = None
+        self,
+        *,
+        subject: str,
+        email: str,
+        token_type: TokenType,
+        now: float | None = None,
+        session_id: str | None = None,
     ) -> IssuedToken:
+        """A signed token; with `session_id`, it names that session in its `sid` claim."""
         if self._signing_key is None:
             raise RuntimeError("This service holds no signing key.")
+        if session_id is not None and not is_session_id(session_id):
+            raise ValueError("A session id is 1 to 64 characters of [0-9a-z_-].")
         issued_at = int(now if now is not None else time.time())
         ttl = (
             self.settings.access_ttl_seconds
@@ -171,7 +193,7 @@ class TokenCodec:
             else self.settings.refresh_ttl_seconds
         )
         jti = uuid.uuid4().hex
-        claims = {
+        claims: dict[str, Any] = {
             "sub": subject,
             "email": email,
             "type": token_type.value,
@@ -180,6 +202,8 @@ class TokenCodec:
             "jti": jti,
             "iss": self.settings.issuer,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         token = jwt.encode(
             claims,
             self._signing_key,
@@ -225,6 +249,9 @@ class TokenCodec:
             raise TokenError("bad email claim")
         if not isinstance(jti, str):
             raise TokenError("bad jti claim")
+        sid = payload.get("sid")
+        if sid is not None and not (isinstance(sid, str) and is_session_id(sid)):
+            raise TokenError("bad sid claim")
         return Claims(
             sub=sub,
             email=email,
@@ -232,6 +259,7 @@ class TokenCodec:
             iat=int(payload["iat"]),
             exp=int(payload["exp"]),
             jti=jti,
+            sid=sid,
         )
 
     def _decode(self, token: str, *, verify_exp: bool) -> dict[str, Any]:

@@ -10,7 +10,13 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from shared.app import create_app
-from shared.errors import Conflict, RateLimited, Unauthorized, error_responses
+from shared.errors import (
+    Conflict,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    error_responses,
+)
 from shared.logging import JsonFormatter, request_id_var
 from shared.settings import ServiceSettings
 
@@ -40,6 +46,16 @@ async def conflict() -> None:
 @router.get("/slow-down")
 async def slow_down() -> None:
     raise RateLimited(retry_after=42)
+
+
+@router.get("/queue-full")
+async def queue_full() -> None:
+    raise ServiceUnavailable("Too busy.", retry_after=3)
+
+
+@router.get("/outage")
+async def outage() -> None:
+    raise ServiceUnavailable()
 
 
 @router.get("/who")
@@ -128,10 +144,23 @@ def test_openapi_documents_our_error_body(app: FastAPI) -> None:
 
 
 def test_error_headers_are_documented() -> None:
-    responses = error_responses(401, 404, 429)
+    responses = error_responses(401, 404, 429, 503)
     assert responses[401]["headers"]["WWW-Authenticate"]["required"] is True
     assert responses[429]["headers"]["Retry-After"]["required"] is True
+    assert responses[503]["headers"]["Retry-After"]["required"] is False
     assert "headers" not in responses[404]
+
+
+async def test_a_503_carries_retry_after_only_when_it_is_known(client: httpx.AsyncClient) -> None:
+    busy = await client.get("/queue-full")
+    assert busy.status_code == 503
+    assert busy.headers["retry-after"] == "3"
+    assert busy.json() == {"message": "Too busy.", "code": "service_unavailable"}
+    down = await client.get("/outage")
+    assert down.status_code == 503
+    assert "retry-after" not in down.headers
+    assert down.json()["code"] == "service_unavailable"
+    assert ServiceUnavailable(retry_after=0).retry_after == 1  # never "retry at once"
 
 
 async def test_unexpected_error_is_500_without_internals(

@@ -98,6 +98,41 @@ def test_subject_must_be_a_user_id(codec: TokenCodec, sub: str) -> None:
         codec.verify(token, TokenType.ACCESS)
 
 
+# --- Sessions --------------------------------------------------------------------------
+
+
+def test_a_token_names_its_session(codec: TokenCodec) -> None:
+    for token_type in TokenType:
+        issued = codec.issue(
+            subject="7", email="a@x.io", token_type=token_type, session_id="0f" * 16
+        )
+        assert pyjwt.decode(issued.token, options={"verify_signature": False})["sid"] == "0f" * 16
+        assert codec.verify(issued.token, token_type).sid == "0f" * 16
+
+
+def test_a_token_without_a_session_still_verifies(codec: TokenCodec) -> None:
+    """Tokens issued before sessions existed carry no `sid`."""
+    issued = codec.issue(subject="7", email="a@x.io", token_type=TokenType.ACCESS)
+    assert "sid" not in pyjwt.decode(issued.token, options={"verify_signature": False})
+    assert codec.verify(issued.token, TokenType.ACCESS).sid is None
+
+
+@pytest.mark.parametrize("sid", [7, "", "A" * 8, "a/b", "a" * 65, ["a"], "ä"])
+def test_a_bad_session_claim_is_refused(codec: TokenCodec, sid: object) -> None:
+    now = int(time.time())
+    claims = {"sub": "1", "email": "a@x.io", "type": "access", "iat": now, "exp": now + 60,
+              "jti": "j", "iss": "kinoarchive", "sid": sid}  # fmt: skip
+    token = pyjwt.encode(claims, SECRET, headers={"typ": "at+jwt", "kid": codec.key_id})
+    with pytest.raises(TokenError, match="sid"):
+        codec.verify(token, TokenType.ACCESS)
+
+
+@pytest.mark.parametrize("session_id", ["", "A", "a b", "a" * 65])
+def test_a_bad_session_id_is_never_signed(codec: TokenCodec, session_id: str) -> None:
+    with pytest.raises(ValueError, match="session id"):
+        codec.issue(subject="1", email="a@x.io", token_type=TokenType.ACCESS, session_id=session_id)
+
+
 # --- Key rotation ------------------------------------------------------------------------
 
 OLD_SECRET, NEW_SECRET = "o" * 40, "n" * 40

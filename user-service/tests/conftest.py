@@ -55,11 +55,21 @@ def signer(jwt_settings: JwtSettings) -> TokenCodec:
 
 @pytest.fixture(scope="session")
 def bearer(signer: TokenCodec) -> TokenFactory:
-    """`bearer(7, "a@x.io")` -> the Authorization header of a fresh access token."""
+    """`bearer(7, "a@x.io")` -> the Authorization header of a fresh access token
+    (`session_id=...`: one that names its session, as auth-service's do)."""
 
-    def headers(user_id: int = 7, email: str = "a@x.io", now: float | None = None) -> Headers:
+    def headers(
+        user_id: int = 7,
+        email: str = "a@x.io",
+        now: float | None = None,
+        session_id: str | None = None,
+    ) -> Headers:
         issued = signer.issue(
-            subject=str(user_id), email=email, token_type=TokenType.ACCESS, now=now
+            subject=str(user_id),
+            email=email,
+            token_type=TokenType.ACCESS,
+            now=now,
+            session_id=session_id,
         )
         return {"Authorization": f"Bearer {issued.token}"}
 

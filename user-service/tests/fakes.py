@@ -99,11 +99,24 @@ class FakeCatalog:
         return _error(404, "not_found", "Not found.")
 
 
+def make_session(session_id: str, *, address: str | None = "192.0.2.7") -> dict[str, Any]:
+    """A session as auth-service lists it."""
+    return {
+        "id": session_id,
+        "created_at": "2026-12-01T10:00:00Z",
+        "last_used_at": "2026-12-03T10:00:00Z",
+        "client_address": address,
+        "user_agent": "Mozilla/5.0 (fake)",
+    }
+
+
 @dataclass
 class FakeAuth:
-    """The internal password endpoint, with the contract's password policy."""
+    """The internal password and session endpoints, with the contract's password policy.
+    `sessions` holds each account's live sessions, in the order auth-service lists them."""
 
     passwords: dict[int, str] = field(default_factory=dict)
+    sessions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     down: Outage = None
     answer: httpx.Response | None = None  # a canned answer instead of the real logic
@@ -118,7 +131,29 @@ class FakeAuth:
         match request.method, request.url.path.strip("/").split("/"):
             case "PUT", ["internal", "users", user_id, "password"] if user_id.isdigit():
                 return self._change_password(request, int(user_id))
+            case method, ["internal", "users", user_id, "sessions", *rest] if user_id.isdigit():
+                if request.headers.get("X-Internal-Token") != self.token:
+                    return _error(403, "forbidden", "Bad internal token.")
+                return self._sessions(request, method, int(user_id), rest)
         return _error(404, "not_found", "Not found.")
+
+    def _sessions(
+        self, request: httpx.Request, method: str, user_id: int, rest: list[str]
+    ) -> httpx.Response:
+        live = self.sessions.get(user_id, [])
+        match method, rest:
+            case "GET", []:
+                return httpx.Response(200, json=live)
+            case "DELETE", []:
+                keep = request.url.params.get("keep")
+                self.sessions[user_id] = [item for item in live if item["id"] == keep]
+                return httpx.Response(204)
+            case "DELETE", [session_id]:
+                if all(item["id"] != session_id for item in live):
+                    return _error(404, "session_not_found", "No such session.")
+                self.sessions[user_id] = [item for item in live if item["id"] != session_id]
+                return httpx.Response(204)
+        return _error(405, "method_not_allowed", "Not allowed.")
 
     def _change_password(self, request: httpx.Request, user_id: int) -> httpx.Response:
         if request.headers.get("X-Internal-Token") != self.token:

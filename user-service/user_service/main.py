@@ -9,7 +9,7 @@ from shared.jwt import JwtSettings, TokenCodec
 from user_service import MIGRATIONS
 from user_service.catalog import GenreCache
 from user_service.config import UserSettings
-from user_service.routes import favorites, profile
+from user_service.routes import favorites, profile, sessions
 
 
 def create_app(
@@ -35,9 +35,9 @@ def create_app(
 
     app = create_service_app(
         title="Kinoarchive user",
-        description="Profiles, password change and bookmarks.",
+        description="Profiles, password change, sessions and bookmarks.",
         settings=settings,
-        routers=[profile.router, favorites.router],
+        routers=[profile.router, sessions.router, favorites.router],
         on_startup=[open_http_client],
         on_shutdown=[close_http_client],
         migrations=MIGRATIONS,

@@ -6,12 +6,14 @@ course's frontend (`favourite_genre`, `{old_password, new_password}`).
 """
 
 import unicodedata
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy import Row
 
 from shared.errors import FieldError, ValidationFailed
+from user_service.auth import AuthSession
 from user_service.models import NAME_MAX_LENGTH, Profile
 
 
@@ -135,3 +137,18 @@ def _one_of(first: str | None, second: str | None, name: str, alias: str, which:
         message = f"The {which} password is required (as {name} or {alias})."
         raise ValidationFailed([FieldError(field=name, message=message)])
     return value
+
+
+class SessionOut(BaseModel):
+    """One of the user's active sessions (one per login, kept alive by refreshes)."""
+
+    id: str
+    created_at: datetime = Field(description="When its login happened.")
+    last_used_at: datetime = Field(description="Its latest login or refresh.")
+    client_address: str | None = Field(description="Where its login came from.")
+    user_agent: str | None = Field(description="The browser or program that logged in.")
+    current: bool = Field(description="True for the session of the access token asking.")
+
+    @classmethod
+    def of(cls, session: AuthSession, current_id: str | None) -> "SessionOut":
+        return cls(**session.model_dump(), current=session.id == current_id)

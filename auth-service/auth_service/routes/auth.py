@@ -1,21 +1,26 @@
 """Public auth routes (CONTRACT.md, Auth). None of them reads `Authorization`."""
 
-from fastapi import APIRouter
+import contextlib
+
+from fastapi import APIRouter, Response
 
 from auth_service import repository
 from auth_service.bodies import openapi_body
+from auth_service.cookies import CrossSiteForms, LogoutBody, RefreshBody, TransportDep
 from auth_service.deps import (
     ClientAddressDep,
     CredentialsBody,
-    LogoutBody,
     PasswordsDep,
-    RefreshBody,
     RegistrationBody,
+    RegistrationLimiterDep,
     ThrottleDep,
     TokensDep,
+    UserAgentDep,
 )
 from auth_service.models import utcnow
+from auth_service.passwords import HashQueueFull
 from auth_service.schemas import (
+    AccessToken,
     Credentials,
     LogoutRequest,
     RefreshRequest,
@@ -23,6 +28,7 @@ from auth_service.schemas import (
     TokenPair,
     UserOut,
 )
+from auth_service.throttle import address_key
 from auth_service.tokens import INVALID_TOKEN_MESSAGE
 from shared.db import OpenSessionDep, ReaderDep, SessionDep
 from shared.errors import Conflict, Unauthorized, error_responses
@@ -32,29 +38,47 @@ from shared.metrics import login_failures_total, refresh_reuse_detections_total
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 INVALID_CREDENTIALS_MESSAGE = "The email or the password is wrong."
+EMAIL_TAKEN_MESSAGE = "An account with this email already exists."
 
 
 @router.post(
     "/register",
     status_code=201,
-    responses=error_responses(409, 415, 422),
+    responses=error_responses(403, 409, 415, 422, 429, 503),
     openapi_extra=openapi_body(Registration),
+    dependencies=[CrossSiteForms],
 )
 async def register_user(
-    body: RegistrationBody, session: SessionDep, passwords: PasswordsDep
+    body: RegistrationBody,
+    reader: ReaderDep,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    limiter: RegistrationLimiterDep,
+    address: ClientAddressDep,
 ) -> UserOut:
     """Create an account from an email and a password."""
-    password_hash = await passwords.hash(body.password)
+    # The cheap checks come before the hash: the body (validated already), the
+    # per-address limit (which counts every attempt, a taken email included: 409 tells
+    # whether an account exists, so this limit is what bounds that question), the email.
+    attempt = await limiter.begin(address_key(address))
+    if await repository.find_credentials(reader, body.email) is not None:
+        raise Conflict(EMAIL_TAKEN_MESSAGE, code="email_taken")
+    try:
+        password_hash = await passwords.hash(body.password)
+    except HashQueueFull:
+        await limiter.take_back(attempt)  # nothing was done: not counted
+        raise
     user = await repository.create_user(session, body.email, password_hash)
-    if user is None:
-        raise Conflict("An account with this email already exists.", code="email_taken")
+    if user is None:  # registered meanwhile: the UNIQUE constraint decided
+        raise Conflict(EMAIL_TAKEN_MESSAGE, code="email_taken")
     return UserOut(id=user.id, email=user.email)
 
 
 @router.post(
     "/login",
-    responses=error_responses(401, 415, 422, 429, 503),
+    responses=error_responses(401, 403, 415, 422, 429, 503),
     openapi_extra=openapi_body(Credentials),
+    dependencies=[CrossSiteForms],
 )
 async def log_in(
     body: CredentialsBody,
@@ -64,64 +88,92 @@ async def log_in(
     tokens: TokensDep,
     throttle: ThrottleDep,
     address: ClientAddressDep,
-) -> TokenPair:
-    """Exchange an email and a password for a token pair."""
+    user_agent: UserAgentDep,
+    transport: TransportDep,
+    response: Response,
+) -> TokenPair | AccessToken:
+    """Exchange an email and a password for a token pair (cookie mode: see cookies.py)."""
     attempt = await throttle.begin(body.email, address)
     # Read without a session: a queue of logins holds no connection or snapshot while
     # it waits for the hash, and only a login that succeeds writes.
     user = await repository.find_credentials(reader, body.email)
-    if user is None:
-        await passwords.spend_verification(body.password)  # the same work as a wrong password
-        login_failures_total.inc()
-        raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
-    if not await passwords.verify(user.password_hash, body.password):
+    try:
+        if user is None:
+            await passwords.spend_verification(body.password)  # the work of a wrong password
+            right = False
+        else:
+            right = await passwords.verify(user.password_hash, body.password)
+    except HashQueueFull:
+        await throttle.abandoned(attempt)  # never checked: not a failure
+        raise
+    if user is None or not right:
         login_failures_total.inc()
         raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
     await throttle.succeeded(attempt)
     upgraded = None
     if passwords.needs_rehash(user.password_hash):
-        upgraded = await passwords.hash(body.password)
+        with contextlib.suppress(HashQueueFull):  # else the upgrade waits for the next login
+            upgraded = await passwords.hash(body.password)
     async with open_session() as session:
         if upgraded is not None:
-            await repository.replace_password_hash(session, user.id, user.password_hash, upgraded)
-        return await tokens.issue_pair(session, user_id=user.id, email=user.email)
+            await repository.upgrade_password_hash(session, user.id, user.password_hash, upgraded)
+        pair = await tokens.open_session(
+            session,
+            user_id=user.id,
+            email=user.email,
+            credential_version=user.credential_version,
+            client_address=address,
+            user_agent=user_agent,
+        )
+        if pair is None:  # the password changed since it was read: the checked one is old
+            raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
+        return transport.deliver(pair, response)
 
 
 @router.put(
     "/login",
-    responses=error_responses(401, 415, 422),
+    responses=error_responses(401, 403, 415, 422),
     openapi_extra=openapi_body(RefreshRequest),
 )
-async def refresh_tokens(body: RefreshBody, session: SessionDep, tokens: TokensDep) -> TokenPair:
+async def refresh_tokens(
+    body: RefreshBody,
+    session: SessionDep,
+    tokens: TokensDep,
+    transport: TransportDep,
+    response: Response,
+) -> TokenPair | AccessToken:
     """Exchange a refresh token (with its access token, maybe expired) for a new pair."""
     claims = tokens.verify(body.refresh_token, TokenType.REFRESH)
     if body.access_token is not None:
         access = tokens.verify(body.access_token, TokenType.ACCESS, verify_exp=False)
         if access.sub != claims.sub:
             raise Unauthorized(INVALID_TOKEN_MESSAGE, code="invalid_token")
-    now = utcnow()
-    family_id = await repository.retire_refresh_token(
-        session, jti=claims.jti, user_id=claims.user_id, now=now
-    )
-    if family_id is None:
-        # Already used (a replay: maybe a stolen copy), revoked, or unknown. The whole
-        # family goes, the newest token included; the revocation must outlive the 401.
-        if await repository.revoke_family_of(session, claims.jti, now):
-            refresh_reuse_detections_total.inc()  # a live family cut off: likely theft
+    pair = await tokens.rotate(session, claims)
+    if pair is None:
+        # Already used (a replay: maybe a stolen copy), unknown, or of a session that has
+        # ended. A replay ends the whole session, its newest token included; the
+        # revocation must outlive the 401.
+        if await repository.end_session_of_reused_token(session, claims.jti, utcnow()):
+            refresh_reuse_detections_total.inc()  # a live session cut off: likely theft
         await session.commit()
         raise Unauthorized(INVALID_TOKEN_MESSAGE, code="invalid_token")
-    return await tokens.issue_pair(
-        session, user_id=claims.user_id, email=claims.email, family_id=family_id
-    )
+    return transport.deliver(pair, response)
 
 
 @router.post(
     "/logout",
     status_code=204,
-    responses=error_responses(401, 415, 422),
+    responses=error_responses(401, 403, 415, 422),
     openapi_extra=openapi_body(LogoutRequest),
 )
-async def log_out(body: LogoutBody, session: SessionDep, tokens: TokensDep) -> None:
-    """Revoke the refresh token's whole family (an expired token is accepted)."""
+async def log_out(
+    body: LogoutBody,
+    session: SessionDep,
+    tokens: TokensDep,
+    transport: TransportDep,
+    response: Response,
+) -> None:
+    """End the refresh token's session (an expired token is accepted)."""
     claims = tokens.verify(body.refresh_token, TokenType.REFRESH, verify_exp=False)
-    await repository.revoke_family_of(session, claims.jti, utcnow())
+    await repository.end_session_of_token(session, claims.jti, utcnow())
+    transport.forget(response)

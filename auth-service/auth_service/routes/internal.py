@@ -1,13 +1,16 @@
 """Endpoints for the other services only: not routed by the gateway, and refused
 without `X-Internal-Token` (INTERNAL_API_TOKEN)."""
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
 
 from auth_service import repository
-from auth_service.deps import InternalCaller, PasswordsDep
-from auth_service.models import utcnow
-from auth_service.schemas import PasswordChange
-from shared.db import INT32_MAX, SessionDep
+from auth_service.deps import InternalCaller, PasswordChangeLimiterDep, PasswordsDep
+from auth_service.models import SESSION_ID_MAX_LENGTH, utcnow
+from auth_service.passwords import HashQueueFull
+from auth_service.schemas import PasswordChange, SessionOut
+from shared.db import INT32_MAX, ReaderDep, SessionDep
 from shared.errors import BadRequest, NotFound, error_responses
 
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[InternalCaller])
@@ -18,20 +21,84 @@ WRONG_PASSWORD_MESSAGE = "The current password is wrong."  # noqa: S105
 @router.put(
     "/users/{user_id}/password",
     status_code=204,
-    responses=error_responses(400, 403, 404, 422, 503),
+    responses=error_responses(400, 403, 404, 422, 429, 503),
 )
 async def change_password(
-    user_id: int, body: PasswordChange, session: SessionDep, passwords: PasswordsDep
+    user_id: int,
+    body: PasswordChange,
+    session: SessionDep,
+    passwords: PasswordsDep,
+    limiter: PasswordChangeLimiterDep,
 ) -> None:
-    """Set a new password after checking the current one; revoke every refresh family."""
+    """Set a new password after checking the current one; end every session."""
     user = await repository.get_user(session, user_id) if 1 <= user_id <= INT32_MAX else None
     if user is None:
         raise NotFound("There is no user with this id.")
     await session.commit()  # end the read before hashing (see log_in)
-    if not await passwords.verify(user.password_hash, body.current_password):
+    # Wrong current passwords are throttled per account like logins (a stolen access
+    # token must not guess at hash speed): reserved as a failure, taken back unless wrong.
+    attempt = await limiter.begin(str(user.id))
+    try:
+        right = await passwords.verify(user.password_hash, body.current_password)
+    except HashQueueFull:
+        await limiter.take_back(attempt)  # never checked: not a failure
+        raise
+    if not right:
         raise BadRequest(WRONG_PASSWORD_MESSAGE, code="wrong_password")
+    await limiter.take_back(attempt)
     new_hash = await passwords.hash(body.new_password)
-    # Conditional on the hash just verified: a concurrent change makes this one fail.
-    if not await repository.replace_password_hash(session, user.id, user.password_hash, new_hash):
+    # Conditional on the credential version read with the hash just verified (a
+    # concurrent change makes this one fail), and bumping it: from its commit on, no
+    # session of the old version issues a token that can be refreshed (repository.py).
+    version = user.credential_version
+    if not await repository.change_password_hash(session, user.id, version, new_hash):
         raise BadRequest(WRONG_PASSWORD_MESSAGE, code="wrong_password")
-    await repository.revoke_user_tokens(session, user.id, utcnow())
+    await repository.end_sessions(session, user.id, utcnow())
+
+
+SessionIdPath = Annotated[str, Path(max_length=SESSION_ID_MAX_LENGTH)]
+NO_SUCH_SESSION_MESSAGE = "The account has no live session with this id."
+
+
+def _is_user_id(user_id: int) -> bool:
+    return 1 <= user_id <= INT32_MAX
+
+
+@router.get("/users/{user_id}/sessions", responses=error_responses(403, 422, 503))
+async def list_sessions(user_id: int, reader: ReaderDep) -> list[SessionOut]:
+    """The account's live sessions, the most recently used first (none for an unknown
+    account). At most AUTH_MAX_SESSIONS_PER_ACCOUNT, so not paginated."""
+    if not _is_user_id(user_id):
+        return []
+    rows = await repository.list_sessions(reader, user_id, utcnow())
+    return [SessionOut.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.delete(
+    "/users/{user_id}/sessions/{session_id}",
+    status_code=204,
+    responses=error_responses(403, 404, 422, 503),
+)
+async def end_session(user_id: int, session_id: SessionIdPath, session: SessionDep) -> None:
+    """End one live session of the account; 404 when it has none by that id."""
+    if not (
+        _is_user_id(user_id)
+        and await repository.end_session(session, user_id, session_id, utcnow())
+    ):
+        raise NotFound(NO_SUCH_SESSION_MESSAGE, code="session_not_found")
+
+
+@router.delete(
+    "/users/{user_id}/sessions", status_code=204, responses=error_responses(403, 422, 503)
+)
+async def end_sessions(
+    user_id: int,
+    session: SessionDep,
+    keep: Annotated[
+        str | None,
+        Query(max_length=SESSION_ID_MAX_LENGTH, description="The one session to leave alone."),
+    ] = None,
+) -> None:
+    """End every session of the account, or all but `keep`."""
+    if _is_user_id(user_id):
+        await repository.end_sessions(session, user_id, utcnow(), keep=keep)
