@@ -6,7 +6,12 @@ from dataclasses import dataclass
 import httpx
 
 PASSWORD = "correct horse battery 1"
-TOKENS_KEY = "kinoarchive.tokens"  # where the app keeps the token pair (localStorage)
+# The web app keeps its refresh token in this HttpOnly cookie (path /auth/), its access
+# token in memory, and in localStorage only a mark that a session may exist.
+COOKIE_NAME = "kinoarchive_refresh"
+SESSION_KEY = "kinoarchive.session"
+# Where versions before the cookie kept the token pair; moved into the cookie on load.
+LEGACY_TOKENS_KEY = "kinoarchive.tokens"
 
 
 @dataclass

@@ -7,10 +7,10 @@ unless REQUIRE_BROWSER=1 (set by .ci/run), which turns the skip into a failure.
 Fixtures: `browser` (one per session), `viewport` ("desktop" 1280x800, "phone" 390x844:
 every test runs on both), `page` (a new context per test; console errors fail the test),
 `shot` (saves var/screenshots/<flow>-<viewport>.png), `account` (a fresh user, logged in
-through the API) and `logged_in` (that user's tokens in the page's localStorage).
+through the API) and `logged_in` (that user signed in in the page's browser context, as the
+web app signs in: the refresh cookie set by the auth service, the session mark stored).
 """
 
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import TOKENS_KEY, Account, register_account
+from browser_support import SESSION_KEY, Account, register_account
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -122,12 +122,22 @@ def account(base_url: str) -> Account:
     return register_account(base_url)
 
 
+# A login in cookie mode from the gateway's own origin, as the web app makes it.
+_COOKIE_LOGIN = """async ([email, password, key]) => {
+    const response = await fetch("/auth/login/", {
+        method: "POST",
+        headers: {"Content-Type": "application/json", "X-Token-Transport": "cookie"},
+        body: JSON.stringify({email, password}),
+    });
+    if (response.status !== 200) throw new Error(`login: ${response.status}`);
+    localStorage.setItem(key, "signed in by the test");
+}"""
+
+
 @pytest.fixture
 def logged_in(page: Any, account: Account) -> Account:
-    """The account's tokens stored as the app stores them, before the app starts."""
-    pair = {k: account.tokens[k] for k in ("access_token", "refresh_token")}
+    """The account signed in in the page's context (a session of its own, apart from
+    `account.tokens`), before the app starts."""
     page.goto("/favicon.svg")
-    page.evaluate(
-        "([key, value]) => localStorage.setItem(key, value)", [TOKENS_KEY, json.dumps(pair)]
-    )
+    page.evaluate(_COOKIE_LOGIN, [account.email, account.password, SESSION_KEY])
     return account

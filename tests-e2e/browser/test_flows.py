@@ -4,13 +4,24 @@ Each test drives the real app in Chromium against the real stack, asserts what a
 would see, and saves var/screenshots/<flow>-<viewport>.png.
 """
 
-import json
 import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from browser_support import PASSWORD, TOKENS_KEY, Account, new_email, register_account
+from browser_support import (
+    COOKIE_NAME,
+    LEGACY_TOKENS_KEY,
+    PASSWORD,
+    SESSION_KEY,
+    Account,
+    new_email,
+    register_account,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -34,9 +45,36 @@ def cards(page: Any) -> Any:
     return page.locator("main .grid .card")
 
 
-def stored_tokens(page: Any) -> dict[str, str] | None:
-    raw = page.evaluate(f"localStorage.getItem('{TOKENS_KEY}')")
-    return json.loads(raw) if raw else None
+def refresh_cookie(page: Any) -> dict[str, Any] | None:
+    """The refresh cookie in the page's browser context (None when there is none)."""
+    found = [cookie for cookie in page.context.cookies() if cookie["name"] == COOKIE_NAME]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def session_mark(page: Any) -> str | None:
+    mark: str | None = page.evaluate(f"localStorage.getItem('{SESSION_KEY}')")
+    return mark
+
+
+def assert_no_token_in_storage(page: Any) -> None:
+    """Nothing a script can read holds a token: every JWT starts with `eyJ` (`{"`)."""
+    storage = page.evaluate("() => JSON.stringify([{...localStorage}, {...sessionStorage}])")
+    assert "eyJ" not in storage, storage
+    assert LEGACY_TOKENS_KEY not in storage
+    assert COOKIE_NAME not in page.evaluate("document.cookie")
+
+
+def assert_session_cookie(page: Any) -> dict[str, Any]:
+    """The refresh cookie is there, out of scripts' reach, for the auth routes only."""
+    cookie = refresh_cookie(page)
+    assert cookie is not None
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/auth/"
+    assert cookie["secure"] is False  # plain HTTP here; Secure over HTTPS (auth tests)
+    assert cookie["expires"] > time.time() + 29 * 24 * 3600  # the refresh tokens' lifetime
+    return cookie
 
 
 def api_requests(page: Any, method: str, path: str) -> list[str]:
@@ -198,7 +236,8 @@ def test_register(page: Any, viewport: str, shot: Any, base_url: str) -> None:
     expect(page).to_have_title("Профиль — Киноархив")
     expect(page.get_by_text("Аккаунт создан. Добро пожаловать!")).to_be_visible()
     expect(page.locator(".profile__email")).to_have_text(email)
-    assert stored_tokens(page) is not None
+    assert_session_cookie(page)
+    assert_no_token_in_storage(page)
     shot("register")
 
 
@@ -218,9 +257,16 @@ def test_login(page: Any, viewport: str, shot: Any, account: Account) -> None:
     expect(page.locator(".profile__email")).to_have_text(account.email)
     open_menu(page, viewport)
     expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    # The refresh token went into the HttpOnly cookie, the access token into memory:
+    # nothing a script can read holds either.
+    assert_session_cookie(page)
+    assert_no_token_in_storage(page)
+    assert session_mark(page) is not None
 
     # A page that needs an account sends a logged-out visitor to log in, then back.
-    page.evaluate(f"localStorage.removeItem('{TOKENS_KEY}')")
+    page.context.clear_cookies()
+    page.evaluate("localStorage.clear()")
+    page.goto("/favicon.svg")  # leave the app: the access token in its memory goes too
     page.goto("/#/bookmarks")
     expect(page).to_have_url(re.compile(r"#/login\?next=%2Fbookmarks$"))
     expect(page.get_by_text("Войдите, чтобы открыть эту страницу.")).to_be_visible()
@@ -250,7 +296,7 @@ def test_edit_profile(
     expect(page.locator(".profile__name")).to_have_text("Анна Каренина")
     shot("profile")
 
-    headers = {"Authorization": f"Bearer {stored_tokens(page)['access_token']}"}  # type: ignore[index]
+    headers = {"Authorization": f"Bearer {logged_in.tokens['access_token']}"}
     profile = httpx.get(f"{base_url}/user/", headers=headers, timeout=15).json()
     assert profile["name"] == "Анна"
     assert profile["surname"] == "Каренина"
@@ -328,65 +374,308 @@ def test_bookmark(page: Any, viewport: str, shot: Any, logged_in: Account) -> No
     expect(page.get_by_text("Закладок пока нет")).to_be_visible()
 
 
-def test_token_refresh(page: Any, viewport: str, shot: Any, logged_in: Account) -> None:
+def expire_access_once(page: Any) -> None:
+    """The next call to GET /user/ answers 401, as if the access token had expired."""
+    pending = [True]
+
+    def answer(route: Any) -> None:
+        if route.request.method == "GET" and pending:
+            pending.clear()
+            route.fulfill(
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
+                json={"message": "The token has expired.", "code": "invalid_token"},
+            )
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/user/$"), answer)
+
+
+def test_token_refresh(
+    page: Any, viewport: str, shot: Any, logged_in: Account, base_url: str
+) -> None:
     refreshes = api_requests(page, "PUT", r"/auth/login/$")
     profile_calls = api_requests(page, "GET", r"/user/$")
-    tokens = stored_tokens(page)
-    assert tokens is not None
-    tokens["access_token"] = "expired-or-garbage"
-    page.evaluate(
-        "([key, value]) => localStorage.setItem(key, value)", [TOKENS_KEY, json.dumps(tokens)]
-    )
-
     page.goto("/#/profile")
-    expect(page).to_have_title("Профиль — Киноархив")
     expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    # The access token lives in memory only: the page load got one from the cookie.
     assert len(refreshes) == 1
-    assert len(profile_calls) == 2  # the 401, then the retry with the new token
-    renewed = stored_tokens(page)
-    assert renewed is not None
-    assert renewed["access_token"] != "expired-or-garbage"
-    assert renewed["refresh_token"] != logged_in.tokens["refresh_token"]
+    assert len(profile_calls) == 1
+    loaded = assert_session_cookie(page)["value"]
+
+    # The access token expires: one renewal from the cookie (which rotates), one retry.
+    expire_access_once(page)
+    page.goto("/#/bookmarks")
+    page.goto("/#/profile")
+    expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    assert len(refreshes) == 2
+    assert len(profile_calls) == 3  # the 401, then the retry with the new token
+    renewed = assert_session_cookie(page)["value"]
+    assert renewed != loaded
+    assert_no_token_in_storage(page)
     shot("refresh")
 
-    # A refresh that fails (the refresh token is revoked too) leads to the login page.
-    page.evaluate(
-        "([key, value]) => localStorage.setItem(key, value)",
-        [TOKENS_KEY, json.dumps({"access_token": "x", "refresh_token": "revoked"})],
-    )
-    page.goto("/#/bookmarks")
+    # A renewal that fails (the session was ended elsewhere) leads to the login page.
+    with httpx.Client(base_url=base_url, timeout=15) as api:
+        assert api.post("/auth/logout/", json={"refresh_token": renewed}).status_code == 204
+    page.goto("/#/bookmarks")  # the access token itself still works until it expires
+    expect(page).to_have_title("Мои закладки — Киноархив")
+    expire_access_once(page)
+    page.goto("/#/profile")
     expect(page).to_have_title("Вход — Киноархив")
     expect(page.get_by_text("Сессия истекла. Войдите снова.")).to_be_visible()
-    assert len(refreshes) == 2
-    assert stored_tokens(page) is None
+    assert len(refreshes) == 3
+    assert refresh_cookie(page) is None  # the auth service cleared it with its 401
+    assert session_mark(page) is None
 
 
-def test_logout(page: Any, viewport: str, shot: Any, logged_in: Account) -> None:
+def test_a_reload_keeps_the_session(page: Any, viewport: str, logged_in: Account) -> None:
+    page.goto("/#/profile")
+    expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    page.reload()
+    expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    open_menu(page, viewport)
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    assert_session_cookie(page)
+    assert_no_token_in_storage(page)
+
+
+def test_tabs_renew_one_at_a_time(page: Any, viewport: str, logged_in: Account) -> None:
+    """A refresh token is single use: two tabs that load at once must not both present
+    the cookie (the second would end the session). The app renews under a Web Lock."""
+    page.goto("/#/")
+    expect(page.get_by_role("heading", level=1, name="Киноархив")).to_be_visible()
+    # Hold the app's lock here, so that the tabs below queue for it ...
+    page.evaluate(
+        """() => { window.holding = new Promise((held) => {
+            navigator.locks.request("kinoarchive-refresh", () => new Promise((release) => {
+                window.release = release;
+                held();
+            }));
+        }); return window.holding; }"""
+    )
+    tabs = [page.context.new_page() for _ in range(2)]
+    for tab in tabs:
+        tab.goto("/#/profile")
+    # (The predicate must be synchronous: each poll asks for the locks' state and looks
+    # at the answer that the previous poll got.)
+    page.wait_for_function(
+        """() => {
+            navigator.locks.query().then((state) => { window.queued = state.pending.length; });
+            return window.queued === 2;
+        }""",
+        polling=50,
+    )
+    # ... and both go, one after the other, each with the cookie the other left.
+    page.evaluate("window.release()")
+    for tab in tabs:
+        expect(tab.locator(".profile__email")).to_have_text(logged_in.email)
+        tab.close()
+    page.reload()
+    expect(page.locator(".view")).to_be_visible()
+    page.goto("/#/profile")
+    expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+
+
+def test_a_pair_stored_by_an_older_version_moves_into_the_cookie(
+    page: Any, viewport: str, account: Account, base_url: str
+) -> None:
+    page.goto("/favicon.svg")
+    pair = {k: account.tokens[k] for k in ("access_token", "refresh_token")}
+    page.evaluate(
+        "([key, value]) => localStorage.setItem(key, JSON.stringify(value))",
+        [LEGACY_TOKENS_KEY, pair],
+    )
+    page.goto("/#/profile")
+    expect(page.locator(".profile__email")).to_have_text(account.email)
+    assert_session_cookie(page)
+    assert_no_token_in_storage(page)
+    assert session_mark(page) is not None
+    # The stored refresh token was used once, to make the cookie; it is spent.
+    with httpx.Client(base_url=base_url, timeout=15) as api:
+        spent = api.put("/auth/login/", json={"refresh_token": account.tokens["refresh_token"]})
+    assert spent.status_code == 401
+
+
+def test_logout(page: Any, viewport: str, shot: Any, logged_in: Account, base_url: str) -> None:
     logouts = api_requests(page, "POST", r"/auth/logout/$")
     page.goto("/#/profile")
     expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    last_refresh_token = assert_session_cookie(page)["value"]
     open_menu(page, viewport)
     page.get_by_role("button", name="Выйти").click()
     expect(page).to_have_title("Главная — Киноархив")
     expect(page.get_by_text("Вы вышли из аккаунта.")).to_be_visible()
-    assert stored_tokens(page) is None
     assert len(logouts) == 1
+    assert refresh_cookie(page) is None  # cleared by the auth service's answer
+    assert session_mark(page) is None
     open_menu(page, viewport)
     expect(page.get_by_role("link", name="Войти")).to_be_visible()
     expect(page.get_by_role("button", name="Выйти")).to_have_count(0)
     shot("logout")
 
-    # The refresh token is revoked: putting it back does not bring the session back.
-    page.evaluate(
-        "([key, value]) => localStorage.setItem(key, value)",
-        [
-            TOKENS_KEY,
-            json.dumps({k: logged_in.tokens[k] for k in ("access_token", "refresh_token")}),
-        ],
-    )
-    with httpx.Client(timeout=15) as client:
-        response = client.put(
-            page.url.split("#")[0] + "auth/login/",
-            json={"refresh_token": logged_in.tokens["refresh_token"]},
+    # The session is over on the server: its last refresh token no longer works, and a
+    # reload stays signed out.
+    with httpx.Client(base_url=base_url, timeout=15) as api:
+        response = api.put("/auth/login/", json={"refresh_token": last_refresh_token})
+    assert response.status_code == 401
+    page.reload()
+    open_menu(page, viewport)
+    expect(page.get_by_role("link", name="Войти")).to_be_visible()
+
+
+# --- Another site cannot use the session --------------------------------------------------
+
+# A page on another site: http://localhost:PORT, while the gateway is http://127.0.0.1:PORT
+# (a host name and an IP address are different sites). It holds a form that posts a login
+# to the gateway, as a login-CSRF page would.
+EVIL_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Another site</title></head><body>
+<form id="login" method="post" action="{gateway}/auth/login/">
+  <input name="email" value="{email}"><input name="password" value="{password}">
+  <button id="send" type="submit">send</button>
+</form>
+</body></html>
+"""
+
+# What a script on that page tries: the session's refresh with the browser's cookies
+# (with and without the header that asks for cookie mode), a logout by a request that
+# needs no preflight, and a login without preflight (`no-cors`, a form body). Each
+# result is the answer's status and body as the page could read them, or "blocked".
+EVIL_FETCHES = """async ([gateway, email, password]) => {
+    const form = new URLSearchParams({email, password});
+    const attempts = {
+        refresh_in_cookie_mode: [gateway + "/auth/login/", {method: "PUT",
+            credentials: "include", headers: {"X-Token-Transport": "cookie"}}],
+        refresh_with_cookies: [gateway + "/auth/login/", {method: "PUT",
+            credentials: "include"}],
+        logout_without_preflight: [gateway + "/auth/logout/", {method: "POST",
+            credentials: "include", body: "x"}],
+        login_without_preflight: [gateway + "/auth/login/", {method: "POST", mode: "no-cors",
+            credentials: "include", body: form}],
+    };
+    const results = {};
+    for (const [name, [url, init]] of Object.entries(attempts)) {
+        try {
+            const response = await fetch(url, init);
+            results[name] = `${response.status} ${await response.text()}`;
+        } catch {
+            results[name] = "blocked";
+        }
+    }
+    // A JSON API call from another origin, without cookies, is what CORS is for (the
+    // course's React app): it works, so the refusals above are not a broken network.
+    const api = await fetch(gateway + "/auth/login/", {method: "POST",
+        headers: {"Content-Type": "application/json"}, body: JSON.stringify({email, password})});
+    results.json_login_without_cookies = `${api.status}`;
+    return results;
+}"""
+
+
+@pytest.fixture
+def other_site(logged_in: Account, base_url: str) -> Iterator[str]:
+    """http://localhost:PORT/, serving EVIL_PAGE aimed at the gateway."""
+    page_bytes = EVIL_PAGE.format(
+        gateway=base_url, email=logged_in.email, password=logged_in.password
+    ).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page_bytes)))
+            self.end_headers()
+            self.wfile.write(page_bytes)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_another_site_cannot_use_the_session(
+    page: Any, viewport: str, logged_in: Account, other_site: str, base_url: str
+) -> None:
+    page.goto("/#/profile")
+    expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    cookie_before = assert_session_cookie(page)["value"]
+
+    evil = page.context.new_page()  # the same browser, the same cookie jar
+    evil.goto(other_site)
+    results = evil.evaluate(EVIL_FETCHES, [base_url, logged_in.email, logged_in.password])
+    assert results.pop("json_login_without_cookies") == "200"
+    for name, result in results.items():
+        # An opaque answer (no-cors) reads as status 0 with no body.
+        assert result in ("blocked", "0 "), (name, result)
+
+    # A form on that page posts a login to the gateway: refused, no token in the answer.
+    with evil.expect_response(re.compile(r"/auth/login/$")) as answer:
+        evil.locator("#send").click()
+    assert answer.value.status == 403
+    assert answer.value.json()["code"] == "cross_site_request"
+    assert "token" not in answer.value.text()
+    evil.close()
+
+    # Nothing reached the session: the cookie was neither used (it would have rotated)
+    # nor revoked, and the app still renews with it.
+    assert assert_session_cookie(page)["value"] == cookie_before
+    page.reload()
+    expect(page.locator(".profile__email")).to_have_text(logged_in.email)
+    assert assert_session_cookie(page)["value"] != cookie_before
+
+
+# --- Sessions on the profile page ---------------------------------------------------------
+
+
+def test_sessions(page: Any, viewport: str, shot: Any, logged_in: Account, base_url: str) -> None:
+    """The profile lists the account's sessions: this browser's marked as the current one,
+    the others each with a button that ends it, and one button that ends them all."""
+    with httpx.Client(base_url=base_url, timeout=15) as api:
+        response = api.post(
+            "/auth/login/",
+            json={"email": logged_in.email, "password": logged_in.password},
+            headers={"User-Agent": "KinoPhone/1.0"},
+        )
+        assert response.status_code == 200, response.text
+        phone_pair = response.json()
+    page.goto("/#/profile")
+    panel = page.get_by_role("region", name="Сеансы")
+    items = panel.locator("li[data-session]")
+    # The sign-up's own login (a program), this browser, the phone.
+    expect(items).to_have_count(3)
+    current = items.filter(has_text="Этот сеанс")
+    expect(current).to_have_count(1)
+    expect(current.get_by_role("button")).to_have_count(0)  # ended with "Выйти" instead
+    phone = items.filter(has_text="KinoPhone/1.0")
+    expect(phone).to_contain_text("Адрес:")
+    shot("sessions")
+
+    phone.get_by_role("button", name="Завершить сеанс: KinoPhone/1.0").click()
+    expect(items).to_have_count(2)
+    expect(phone).to_have_count(0)
+    with httpx.Client(base_url=base_url, timeout=15) as api:
+        response = api.put("/auth/login/", json={"refresh_token": phone_pair["refresh_token"]})
+    assert response.status_code == 401
+
+    end_others = panel.get_by_role("button", name="Завершить все остальные сеансы")
+    end_others.click()
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("Этот сеанс")
+    expect(end_others).to_be_hidden()
+    with httpx.Client(base_url=base_url, timeout=15) as api:
+        response = api.put(
+            "/auth/login/", json={"refresh_token": logged_in.tokens["refresh_token"]}
         )
     assert response.status_code == 401
+
+    # This browser's session lives on: after a reload it is still the one listed.
+    page.reload()
+    expect(items).to_have_count(1)
+    expect(items.first).to_contain_text("Этот сеанс")

@@ -1,12 +1,23 @@
 // The one door to the API: every call goes through request().
-// - Tokens live in localStorage (one JSON pair).
-// - A 401 on an authorised call triggers one refresh of the token pair (PUT /auth/login/)
-//   and one retry; a failed refresh clears the tokens and throws AuthRequired, which the
-//   router turns into the login page.
+// - The refresh token lives in an HttpOnly cookie that only the auth routes see (the auth
+//   service's cookie mode, asked for with `X-Token-Transport: cookie`): no script, ours
+//   included, can read it. The access token lives in this module's memory only, so a
+//   reload or a new tab starts without one.
+// - localStorage keeps no token, only a mark that a session may exist (SESSION_KEY, not a
+//   secret): with it, the first call that needs the access token (or the page load)
+//   renews it with PUT /auth/login/ from the cookie; a 401 there means signed out.
+// - A 401 on an authorised call triggers one renewal and one retry; a failed renewal
+//   signs out and throws AuthRequired, which the router turns into the login page.
 // - Errors become ApiError with the API's own `message`, `code` and field `errors`.
 
-const TOKENS_KEY = "kinoarchive.tokens";
+const SESSION_KEY = "kinoarchive.session";
+// Where versions before the cookie kept the token pair; moved into the cookie on load.
+const LEGACY_TOKENS_KEY = "kinoarchive.tokens";
+const COOKIE_MODE = { "X-Token-Transport": "cookie" };
 const authListeners = new Set();
+let accessToken = null;
+// A pair kept by an older version is being moved into the cookie (see restore()).
+let moving = localStorage.getItem(LEGACY_TOKENS_KEY) !== null;
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -35,33 +46,34 @@ export class AuthRequired extends Error {
   }
 }
 
-// --- Token storage --------------------------------------------------------------------
+// --- Session state ----------------------------------------------------------------------
 
-export function getTokens() {
-  try {
-    const pair = JSON.parse(localStorage.getItem(TOKENS_KEY) || "null");
-    return pair && pair.access_token && pair.refresh_token ? pair : null;
-  } catch {
-    return null;
-  }
+function hasSession() {
+  return localStorage.getItem(SESSION_KEY) !== null;
 }
 
-function setTokens(pair) {
-  localStorage.setItem(
-    TOKENS_KEY,
-    JSON.stringify({ access_token: pair.access_token, refresh_token: pair.refresh_token }),
-  );
+// Logged in (as far as this tab knows: the cookie itself is out of a script's reach).
+export function isLoggedIn() {
+  return moving || hasSession();
+}
+
+// A login: the mark changes with each one, so that other tabs drop the access token they
+// hold (it may be another person's) and renew from the new cookie.
+function signedIn(token) {
+  accessToken = token;
+  localStorage.setItem(SESSION_KEY, `${Date.now()}-${Math.random().toString(36).slice(2)}`);
   notify();
 }
 
-export function clearTokens() {
-  const had = localStorage.getItem(TOKENS_KEY) !== null;
-  localStorage.removeItem(TOKENS_KEY);
-  if (had) notify();
+function renewed(token) {
+  accessToken = token;
 }
 
-export function isLoggedIn() {
-  return getTokens() !== null;
+function signedOut() {
+  accessToken = null;
+  const had = hasSession();
+  localStorage.removeItem(SESSION_KEY);
+  if (had) notify();
 }
 
 export function onAuthChange(fn) {
@@ -74,7 +86,10 @@ function notify() {
 
 // Another tab logged in or out.
 window.addEventListener("storage", (event) => {
-  if (event.key === TOKENS_KEY) notify();
+  if (event.key === SESSION_KEY || event.key === null) {
+    accessToken = null;
+    notify();
+  }
 });
 
 // --- Requests -------------------------------------------------------------------------
@@ -88,10 +103,10 @@ function buildUrl(path, query) {
   return qs ? `${path}?${qs}` : path;
 }
 
-async function send(method, url, body, accessToken) {
-  const headers = { Accept: "application/json" };
+async function send(method, url, body, token, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (accessToken) headers.Authorization = `Bearer ${accessToken}`;
+  if (token) headers.Authorization = `Bearer ${token}`;
   try {
     return await fetch(url, {
       method,
@@ -121,66 +136,92 @@ async function parse(response) {
   return { data: body, total: total === null ? null : Number(total), status: response.status };
 }
 
-// An access token is sent along with the refresh token only when it is a readable JWT
-// (it may be expired: the auth service checks that both belong to one person). Garbage
-// in storage is left out, so that it does not spoil an otherwise valid refresh.
-function readableAccessToken(token) {
-  try {
-    const payload = token.split(".")[1];
-    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    return JSON.parse(json).type === "access";
-  } catch {
-    return false;
-  }
-}
-
-let refreshing = null;
-
-async function refreshOnce(staleAccessToken) {
-  const pair = getTokens();
-  if (!pair) throw new AuthRequired(true);
-  // Another call (or tab) has already renewed the pair: use it.
-  if (pair.access_token !== staleAccessToken) return;
-  const body = { refresh_token: pair.refresh_token };
-  if (readableAccessToken(pair.access_token)) body.access_token = pair.access_token;
-  const response = await send("PUT", "/auth/login/", body, null);
-  if (!response.ok) {
-    clearTokens();
+// PUT /auth/login/ in cookie mode: the cookie (or, once, a refresh token kept by an
+// older version of the app) for a new access token and a new cookie. A 401 means the
+// session is over; any other failure (an outage) leaves it alone.
+async function renewOnce(staleToken) {
+  // Another call in this tab has renewed the token meanwhile: use it.
+  if (accessToken && accessToken !== staleToken) return;
+  const legacy = takeLegacyRefreshToken();
+  if (!legacy && !hasSession()) throw new AuthRequired(true);
+  const body = legacy ? { refresh_token: legacy } : undefined;
+  const response = await send("PUT", "/auth/login/", body, null, COOKIE_MODE);
+  if (response.status === 401) {
+    signedOut();
     throw new AuthRequired(true);
   }
-  setTokens(await response.json());
+  const { data } = await parse(response);
+  if (legacy) signedIn(data.access_token);
+  else renewed(data.access_token);
 }
 
-// One refresh at a time, across tabs where the browser has Web Locks (a refresh token
-// is single use: presenting it twice would revoke the whole session).
-function refresh(staleAccessToken) {
-  if (!refreshing) {
-    const run = () => refreshOnce(staleAccessToken);
+// The refresh token of a pair that an older version kept in localStorage, removed from
+// there at once (read inside the lock, so that two tabs never present it both).
+function takeLegacyRefreshToken() {
+  const raw = localStorage.getItem(LEGACY_TOKENS_KEY);
+  if (raw === null) return null;
+  localStorage.removeItem(LEGACY_TOKENS_KEY);
+  try {
+    const token = JSON.parse(raw).refresh_token;
+    return typeof token === "string" && token ? token : null;
+  } catch {
+    return null;
+  }
+}
+
+let renewing = null;
+
+// One renewal at a time, across tabs where the browser has Web Locks: a refresh token is
+// single use, and presenting it twice would end the whole session. A tab that waited
+// for the lock sends the cookie that the other tab's renewal left.
+function renew(staleToken) {
+  if (!renewing) {
+    const run = () => renewOnce(staleToken);
     const locked =
       navigator.locks && navigator.locks.request
         ? navigator.locks.request("kinoarchive-refresh", run)
         : run();
-    refreshing = locked.finally(() => {
-      refreshing = null;
+    renewing = locked.finally(() => {
+      renewing = null;
     });
   }
-  return refreshing;
+  return renewing;
 }
+
+// On load: move a pair kept by an older version into the cookie, or renew the access
+// token if a session may exist. Never rejects: what it could not do, a call retries.
+async function restore() {
+  if (!moving && !hasSession()) return;
+  try {
+    await renew(null);
+  } catch {
+    // Signed out (AuthRequired), or the API is unreachable for now.
+  } finally {
+    if (moving) {
+      moving = false;
+      notify();
+    }
+  }
+}
+
+const restored = restore();
 
 export async function request(method, path, { body, query, auth = false } = {}) {
   const url = buildUrl(path, query);
   if (!auth) return parse(await send(method, url, body, null));
 
-  const pair = getTokens();
-  if (!pair) throw new AuthRequired(false);
-  let response = await send(method, url, body, pair.access_token);
+  await restored;
+  if (!accessToken) {
+    if (!hasSession()) throw new AuthRequired(false);
+    await renew(null);
+  }
+  const used = accessToken;
+  let response = await send(method, url, body, used);
   if (response.status === 401) {
-    await refresh(pair.access_token);
-    const renewed = getTokens();
-    if (!renewed) throw new AuthRequired(true);
-    response = await send(method, url, body, renewed.access_token);
+    await renew(used);
+    response = await send(method, url, body, accessToken);
     if (response.status === 401) {
-      clearTokens();
+      signedOut();
       throw new AuthRequired(true);
     }
   }
@@ -201,18 +242,18 @@ export const api = {
     return request("POST", "/auth/register/", { body: { email, password } });
   },
   async login(email, password) {
-    const { data } = await request("POST", "/auth/login/", { body: { email, password } });
-    setTokens(data);
+    const response = await send("POST", "/auth/login/", { email, password }, null, COOKIE_MODE);
+    const { data } = await parse(response);
+    signedIn(data.access_token);
     return data;
   },
   async logout() {
-    const pair = getTokens();
     try {
-      if (pair) await request("POST", "/auth/logout/", { body: { refresh_token: pair.refresh_token } });
+      await send("POST", "/auth/logout/", undefined, null, COOKIE_MODE);
     } catch {
-      // The token may be revoked already (a password change): logging out goes on.
+      // Unreachable: the mark goes all the same (the cookie expires on its own).
     } finally {
-      clearTokens();
+      signedOut();
     }
   },
 
@@ -227,4 +268,8 @@ export const api = {
   addBookmark: (id) => request("POST", `/favorites/movies/${encodeURIComponent(id)}/`, { auth: true }),
   removeBookmark: (id) =>
     request("DELETE", `/favorites/movies/${encodeURIComponent(id)}/`, { auth: true }),
+  sessions: () => request("GET", "/user/sessions/", { auth: true }),
+  endSession: (id) =>
+    request("DELETE", `/user/sessions/${encodeURIComponent(id)}/`, { auth: true }),
+  endOtherSessions: () => request("DELETE", "/user/sessions/", { auth: true }),
 };

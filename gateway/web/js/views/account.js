@@ -1,8 +1,8 @@
-// Register, log in, profile, password change and bookmarks.
+// Register, log in, profile (with the account's sessions), password change and bookmarks.
 
 import { api, isLoggedIn, AuthRequired } from "../api.js";
 import { h, clear, fill } from "../dom.js";
-import { t, count } from "../i18n.js";
+import { t, count, getLang } from "../i18n.js";
 import { flash, href, loginRedirect, navigate } from "../router.js";
 import {
   announce, busy, clearFormErrors, emptyState, errorText, field, formStatus, loading, movieGrid,
@@ -109,6 +109,104 @@ export async function loginView(ctx) {
   });
 }
 
+function formatWhen(iso) {
+  const locale = getLang() === "en" ? "en-GB" : "ru-RU";
+  return new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
+}
+
+// The account's sessions (one per login): the current one marked, the others each with a
+// button that ends it, and one that ends them all. Errors stay in the panel.
+function sessionsPanel(ctx) {
+  const list = h("ul", { class: "profile__links sessions", "aria-label": t("sessions.title") });
+  const status = h("div", { role: "status" });
+  const endOthers = h("button", {
+    type: "button", class: "button button--small button--ghost", text: t("sessions.endOthers"),
+  });
+  const actions = h("p"); // holds endOthers while there are other sessions to end
+  const panel = h("section", { class: "panel section", "aria-labelledby": "profile-sessions" },
+    h("h2", { id: "profile-sessions", text: t("sessions.title") }),
+    h("p", { class: "muted", text: t("sessions.lead") }),
+    list, actions, status);
+
+  const fail = (error) => {
+    if (ctx.stale()) return; // the user has moved on to another page
+    if (error instanceof AuthRequired) {
+      loginRedirect(error.expired);
+      return;
+    }
+    fill(status, h("p", { class: "form-error", role: "alert", text: errorText(error) }));
+  };
+  const othersLeft = () => list.querySelector("[data-other]") !== null;
+  const paintButton = () => {
+    fill(actions, othersLeft() ? endOthers : null);
+  };
+
+  const item = (session) => {
+    const device = session.user_agent || t("sessions.unknownDevice");
+    const details = t("sessions.details", {
+      address: session.client_address || t("sessions.unknownAddress"),
+      created: formatWhen(session.created_at),
+      used: formatWhen(session.last_used_at),
+    });
+    const li = h("li", { class: "notice", "data-session": session.id },
+      session.current ? h("p", { class: "kicker", text: t("sessions.current") }) : null,
+      h("p", { class: "sessions__device" }, h("strong", { text: device })),
+      h("p", { class: "muted", text: details }));
+    if (!session.current) {
+      li.dataset.other = "";
+      const end = h("button", {
+        type: "button",
+        class: "button button--small button--ghost",
+        "aria-label": t("sessions.endLabel", { device }),
+        text: t("sessions.end"),
+      });
+      end.addEventListener("click", async () => {
+        end.disabled = true;
+        clear(status);
+        try {
+          await api.endSession(session.id);
+          li.remove();
+          paintButton();
+          announce(t("sessions.ended"));
+        } catch (error) {
+          end.disabled = false;
+          fail(error);
+        }
+      });
+      li.append(end);
+    }
+    return li;
+  };
+
+  endOthers.addEventListener("click", async () => {
+    endOthers.disabled = true;
+    clear(status);
+    try {
+      await api.endOtherSessions();
+      for (const li of list.querySelectorAll("[data-other]")) li.remove();
+      paintButton();
+      announce(t("sessions.endedOthers"));
+    } catch (error) {
+      fail(error);
+    } finally {
+      endOthers.disabled = false;
+    }
+  });
+
+  const load = async () => {
+    try {
+      const { data } = await api.sessions();
+      if (ctx.stale()) return;
+      if (data.length) fill(list, ...data.map(item));
+      else fill(list, h("li", { class: "muted", text: t("sessions.none") }));
+      paintButton();
+    } catch (error) {
+      fail(error);
+    }
+  };
+  return { panel, load };
+}
+
 export async function profileView(ctx) {
   requireLogin();
   ctx.title(t("profile.title"));
@@ -156,6 +254,7 @@ export async function profileView(ctx) {
     });
   });
 
+  const sessions = sessionsPanel(ctx);
   const fullName = [me.name, me.surname].filter(Boolean).join(" ");
   const initials = [me.name, me.surname].filter(Boolean).map((s) => s.charAt(0).toUpperCase()).join("") || me.email.charAt(0).toUpperCase();
   fill(ctx.root,
@@ -174,7 +273,9 @@ export async function profileView(ctx) {
       h("section", { class: "panel", "aria-labelledby": "profile-details" },
         h("h2", { id: "profile-details", text: t("profile.details") }), form),
     ),
+    sessions.panel,
   );
+  sessions.load(); // not awaited: the profile is usable while the sessions arrive
 }
 
 export async function passwordView(ctx) {
