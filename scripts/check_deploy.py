@@ -14,9 +14,14 @@ Docker daemon:
                pydantic-settings classes) is set in compose or has a default; nothing
                set there is unknown; the settings load in production mode with it
   secrets      every variable compose interpolates is documented in .env.example;
-               secrets have no default (compose stops without them); .env is ignored
+               secrets have no default (compose stops without them); .env is ignored;
+               Redis runs with a password (--requirepass) and every redis:// URL
+               given to a service carries one
   gateway      every placeholder of the gateway's templates has a value in the image or
-               in compose, and the configuration rendered for compose passes `nginx -t`
+               in compose, and the configuration rendered for compose passes `nginx -t`;
+               the image has its entrypoint and TLS template; compose publishes the
+               image's HTTP and HTTPS ports, redirects to the published HTTPS port, and
+               mounts the certificate and key read-only where the image looks for them
   monitoring   the `monitoring` profile's Prometheus scrapes every service
   standins     every official image the stack runs on (the Dockerfiles' FROM, and the
                image of each service outside a profile) has a stand-in for machines
@@ -42,6 +47,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
@@ -585,6 +591,26 @@ def check_secrets(project: Project) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
         if ".env" not in [line.strip() for line in lines]:
             problems.append(f"{ignore} does not list .env")
+    return problems + redis_passwords(project)
+
+
+_REDIS_URL = re.compile(r"rediss?://[^\s\"']*")
+
+
+def redis_passwords(project: Project) -> list[str]:
+    """Redis asks for a password, and every service that talks to it has one."""
+    problems: list[str] = []
+    for name, service in project.services.items():
+        image = str(service.get("image") or "")
+        if image.rpartition("/")[2].startswith("redis:"):
+            command = [str(part) for part in _as_list(service.get("command"))]
+            given = command.index("--requirepass") + 1 if "--requirepass" in command else 0
+            if not given or given >= len(command) or not command[given]:
+                problems.append(f"{name}: Redis runs without a password (--requirepass)")
+        for text in _strings(service.get("environment")):
+            for url in _REDIS_URL.findall(text):
+                if not urlsplit(url).password:
+                    problems.append(f"{name}: {url} has no password (redis://:PASSWORD@host)")
     return problems
 
 
@@ -605,15 +631,18 @@ def check_gateway(project: Project, nginx: str | None = None) -> list[str]:
     dockerfile = project.root / "gateway" / "Dockerfile"
     copied = " ".join(i.arguments for i in read_dockerfile(dockerfile) if i.keyword == "COPY")
     templates = [render.TEMPLATE_PATH, render.UPSTREAMS_TEMPLATES["compose"]]
+    for path in (*templates, render.TLS_TEMPLATE_PATH, render.ENTRYPOINT_PATH):
+        if f"gateway/nginx/{path.name}" not in copied:
+            problems.append(f"gateway/Dockerfile does not copy {path.name} into the image")
+    templates.append(render.TLS_TEMPLATE_PATH)
     for template in templates:
-        if f"gateway/nginx/{template.name}" not in copied:
-            problems.append(f"gateway/Dockerfile does not copy {template.name} into the image")
         for placeholder in sorted(set(re.findall(r"\$\{(\w+)\}", template.read_text()))):
             if not values.get(placeholder):
                 problems.append(
                     f"{name}: placeholder ${{{placeholder}}} of {template.name} has no value "
                     "(set it in compose or as ENV in gateway/Dockerfile)"
                 )
+    problems += check_gateway_tls(name, project.services[name], values)
     if problems:
         return problems
     nginx = nginx or render.find_nginx()
@@ -621,6 +650,13 @@ def check_gateway(project: Project, nginx: str | None = None) -> list[str]:
         return ["nginx is not installed: cannot run nginx -t on the compose rendering"]
     with tempfile.TemporaryDirectory(prefix="check-deploy-nginx-") as folder:
         placeholders = {key: values[key] for key in render.PLACEHOLDERS if key in values}
+        # As the container starts without a certificate mounted (TLS off), with the
+        # trusted proxies compose gives it; nothing from this process's environment.
+        placeholders.update(
+            GATEWAY_TRUSTED_PROXIES=values.get("GATEWAY_TRUSTED_PROXIES", ""),
+            GATEWAY_TLS_CERT="",
+            GATEWAY_TLS_KEY="",
+        )
         try:
             conf = render.write_local_config(Path(folder), placeholders, mode="compose")
         except render.RenderError as exc:
@@ -633,6 +669,46 @@ def check_gateway(project: Project, nginx: str | None = None) -> list[str]:
         )
     if result.returncode != 0:
         problems.append(f"{name}: nginx -t refuses the compose rendering:\n{result.stderr}")
+    return problems
+
+
+def check_gateway_tls(
+    name: str, service: Mapping[str, Any], values: Mapping[str, str]
+) -> list[str]:
+    """Ports and TLS files of the gateway service, against the image's settings."""
+    problems: list[str] = []
+    published: dict[str, str] = {}  # container port -> host port
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            published[str(entry.get("target"))] = str(entry.get("published", ""))
+        else:
+            host_side, _, container = str(entry).rpartition(":")
+            published[container.split("/")[0]] = host_side.rpartition(":")[2]
+    for setting in ("GATEWAY_PORT", "GATEWAY_HTTPS_PORT"):
+        port = values.get(setting, "")
+        if port not in published:
+            problems.append(f"{name}: does not publish container port {port} ({setting})")
+    https = published.get(values.get("GATEWAY_HTTPS_PORT", ""))
+    if https is not None and values.get("GATEWAY_HTTPS_REDIRECT_PORT") != https:
+        problems.append(
+            f"{name}: GATEWAY_HTTPS_REDIRECT_PORT is not the published HTTPS port ({https}): "
+            "plain HTTP would be redirected to a port that nobody serves"
+        )
+    mounts: dict[str, str] = {}  # container path -> options
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            read_only = "ro" if volume.get("read_only") else "rw"
+            mounts[str(volume.get("target"))] = read_only
+        else:
+            parts = str(volume).split(":")
+            if len(parts) >= 2:
+                mounts[parts[1]] = parts[2] if len(parts) > 2 else "rw"
+    for setting in ("GATEWAY_TLS_CERT", "GATEWAY_TLS_KEY"):
+        path = values.get(setting, "")
+        if path not in mounts:
+            problems.append(f"{name}: mounts nothing at {path} ({setting} of the image)")
+        elif "ro" not in mounts[path].split(","):
+            problems.append(f"{name}: mounts {path} ({setting}) writable: make it :ro")
     return problems
 
 

@@ -41,6 +41,7 @@ SECRETS = (
     "USER_DB_PASSWORD",
     "JWT_SECRET",
     "INTERNAL_API_TOKEN",
+    "REDIS_PASSWORD",
 )
 # The services with a database of their own, each in its own PostgreSQL database.
 DATABASES = {"catalog-service": "catalog", "auth-service": "auth", "user-service": "user"}
@@ -346,6 +347,14 @@ def test_stack(keep: bool) -> Iterator[Stack]:
     write_env(env_file, {
         "COMPOSE_PROJECT_NAME": TEST_PROJECT, "IMAGE_TAG": "test",
         "GATEWAY_BIND": "127.0.0.1", "GATEWAY_PORT": str(free_port()),
+        "GATEWAY_HTTPS_PORT": str(free_port()),
+        # The suites' many auth calls all come from 127.0.0.1: the gateway's flood limit
+        # on /auth/ (gateway/tests check its defaults) is raised for this stack.
+        "GATEWAY_AUTH_RATE": "1000r/s", "GATEWAY_AUTH_BURST": "1000",
+        # And so are the auth service's per-address limits (registrations, failed logins);
+        # their defaults are tested on a local stack (tests-e2e/security).
+        "AUTH_REGISTER_MAX_PER_ADDRESS": "1000000",
+        "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000000",
     })  # fmt: skip
     stack = Stack(env_file)
     try:

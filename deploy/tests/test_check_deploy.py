@@ -184,8 +184,8 @@ def test_container_without_health_check(root: Path) -> None:
     compose = root / "docker-compose.yml"
     edit(
         compose,
-        '    healthcheck:\n      test: ["CMD", "redis-cli", "ping"]',
-        "    x-h:\n      test: [1]",
+        "    healthcheck:\n      # A refused password",
+        "    x-h:\n      # A refused password",
     )
     assert_fails(root, "health", "redis: no health check")
 
@@ -305,6 +305,27 @@ def test_secrets_stay_out_of_the_repository(
     root: Path, path: str, old: str, new: str, expected: str
 ) -> None:
     edit(root / path, old, new)
+    assert_fails(root, "secrets", expected)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "      - --requirepass\n      - ${REDIS_PASSWORD:?",
+            "      - --protected-mode\n      - no${REDIS_PASSWORD:?",
+            "redis: Redis runs without a password (--requirepass)",
+        ),
+        (
+            "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env (see .env.example)}@redis",
+            "redis://redis",
+            "auth-service: redis://redis:6379/0 has no password",
+        ),
+    ],
+)
+def test_redis_needs_a_password(root: Path, old: str, new: str, expected: str) -> None:
+    assert not [p for p in problems(root, "secrets") if "redis" in p.lower()]
+    edit(root / "docker-compose.yml", old, new)
     assert_fails(root, "secrets", expected)
 
 
