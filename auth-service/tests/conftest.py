@@ -148,3 +148,28 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
     assert response.status_code == 200, response.text
     pair: dict[str, Any] = response.json()
     return pair
+
+
+CLOCK_START = 1_000_000.0
+
+
+class Clock:
+    """A throttle's clock that moves only when a test moves it (`clock.now = ...`)."""
+
+    def __init__(self) -> None:
+        self.now = CLOCK_START
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def assert_rate_limited(response: httpx.Response, window: int) -> int:
+    """A throttle's 429, with a Retry-After within the window; returns the Retry-After."""
+    assert response.status_code == 429, response.text
+    assert response.json() == {
+        "message": "Too many attempts. Try again later.",
+        "code": "rate_limited",
+    }
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= window
+    return retry_after

@@ -306,6 +306,16 @@ def raw_request(
         connection.close()
 
 
+def nginx_test(nginx: str, conf: Path) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` of a configuration whose folder is its prefix."""
+    return subprocess.run(
+        [nginx, "-t", "-p", str(conf.parent), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="session")
 def nginx_binary() -> str:
     found = render.find_nginx()

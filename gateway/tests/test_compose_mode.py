@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 import render
-from conftest import GatewayProcess, StubUpstream, free_port
+from conftest import GatewayProcess, StubUpstream, free_port, nginx_test
 
 COMPOSE_VALUES = {
     "GATEWAY_PORT": "8000",
@@ -33,15 +32,6 @@ COMPOSE_VALUES = {
     "GATEWAY_RESOLVER": "127.0.0.11",
 }
 RESOLVER_VALID_SECONDS = 5  # `valid=` of the resolver directive
-
-
-def nginx_test(nginx: str, conf: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [nginx, "-t", "-p", str(conf.parent), "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def test_compose_rendering_passes_nginx_t_although_the_names_do_not_resolve(

@@ -22,7 +22,14 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import pytest
 import render
-from conftest import NGINX_MISSING, GatewayProcess, StubUpstream, free_port, raw_request
+from conftest import (
+    NGINX_MISSING,
+    GatewayProcess,
+    StubUpstream,
+    free_port,
+    nginx_test,
+    raw_request,
+)
 
 PUBLIC_PATH = re.compile(r"^/(movies|genres|directors|auth|user|favorites)(/|$)")
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -196,12 +203,7 @@ def test_local_config_passes_nginx_t(nginx_binary: str, tmp_path: Path) -> None:
         assert re.search(r"^user \S+ \S+;$", text, re.MULTILINE)
     else:
         assert not re.search(r"^user ", text, re.MULTILINE)
-    result = subprocess.run(
-        [nginx_binary, "-t", "-p", str(tmp_path), "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = nginx_test(nginx_binary, conf)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 

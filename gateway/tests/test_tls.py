@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 import render
-from conftest import GatewayProcess, StubUpstream, free_port
+from conftest import GatewayProcess, StubUpstream, free_port, nginx_test
 
 HSTS = "max-age=31536000"
 ROOT = render.GATEWAY_DIR.parent
@@ -226,12 +226,7 @@ def test_the_compose_rendering_with_tls_passes_nginx_t(
         "GATEWAY_TLS_KEY": str(certificate[1]),
     }
     conf = render.write_local_config(tmp_path, values, mode="compose")
-    result = subprocess.run(
-        [nginx_binary, "-t", "-p", str(tmp_path), "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = nginx_test(nginx_binary, conf)
     assert result.returncode == 0, result.stderr
 
 
