@@ -60,7 +60,8 @@ def create_client(
 async def call_service(
     client: httpx.AsyncClient, method: str, url: str, *, service: str, **kwargs: Any
 ) -> httpx.Response:
-    """Send one request; an unreachable, slow or failing (5xx) service raises 503.
+    """Send one request; an unreachable, slow or failing (5xx) service raises 503 (with
+    the service's own Retry-After when it answered 503 with one: busy, not down).
 
     Any other answer (2xx, 3xx, 4xx) is returned for the caller to interpret.
     `service` names the other side in the error message ("catalog", "auth").
@@ -77,7 +78,7 @@ async def call_service(
         logger.warning(
             "%s service failed: %s %s answered %s", service, method, url, response.status_code
         )
-        raise unavailable(service)
+        raise unavailable(service, retry_after=_retry_after_seconds(response))
     return response
 
 
@@ -90,6 +91,18 @@ def json_body(response: httpx.Response, *, service: str) -> Any:
         raise unavailable(service) from exc
 
 
-def unavailable(service: str) -> ServiceUnavailable:
-    """The error our client gets when `service` cannot do its part."""
-    return ServiceUnavailable(f"The {service} service is unavailable. Please try again later.")
+def unavailable(service: str, *, retry_after: int | None = None) -> ServiceUnavailable:
+    """The error our client gets when `service` cannot do its part (`retry_after`: when
+    the service itself said when to try again)."""
+    return ServiceUnavailable(
+        f"The {service} service is unavailable. Please try again later.", retry_after=retry_after
+    )
+
+
+def _retry_after_seconds(response: httpx.Response) -> int | None:
+    """A 503's Retry-After in seconds (a busy service that knows when it will have room);
+    None for an outage, a date, or anything else."""
+    value = response.headers.get("Retry-After", "")
+    if response.status_code != 503 or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)

@@ -88,6 +88,24 @@ async def test_5xx_answers_are_503(status) -> None:
             await call_service(client, "GET", URL, service="catalog")
 
 
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [
+        (503, "2", 2),
+        (503, None, None),
+        (503, "Wed, 21 Oct 2026 07:28:00 GMT", None),
+        (500, "2", None),
+    ],
+)
+async def test_a_busy_services_retry_after_is_passed_on(status, retry_after, expected) -> None:
+    """A 503 that says when to come back (a full queue) keeps saying it; nothing else does."""
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    async with client_answering(lambda _request: httpx.Response(status, headers=headers)) as client:
+        with pytest.raises(ServiceUnavailable) as raised:
+            await call_service(client, "GET", URL, service="auth")
+    assert raised.value.retry_after == expected
+
+
 @pytest.mark.parametrize("status", [200, 204, 400, 404, 422])
 async def test_other_answers_are_returned(status) -> None:
     async with client_answering(lambda _request: httpx.Response(status)) as client:

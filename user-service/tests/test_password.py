@@ -161,6 +161,32 @@ async def test_auth_rate_limiting_is_passed_on(client, bearer, auth_service) -> 
     assert response.json() == {"message": "Too many attempts.", "code": "rate_limited"}
 
 
+async def test_a_busy_password_hasher_is_503_with_its_retry_after(
+    client, bearer, auth_service
+) -> None:
+    """auth-service's full hash queue: the client is told when to try again."""
+    auth_service.answer = httpx.Response(
+        503,
+        headers={"Retry-After": "1"},
+        json={"message": "Too many passwords are being checked.", "code": "service_unavailable"},
+    )
+    response = await client.put("/user/password/", json=NUMBERED, headers=bearer())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert response.json() == {
+        "message": "The auth service is unavailable. Please try again later.",
+        "code": "service_unavailable",
+    }
+
+
+async def test_an_outage_503_promises_no_retry_time(client, bearer, auth_service) -> None:
+    auth_service.answer = httpx.Response(503, json={"message": "down", "code": "x"})
+    response = await client.put("/user/password/", json=NUMBERED, headers=bearer())
+    assert response.status_code == 503
+    assert "Retry-After" not in response.headers
+    assert response.json()["message"] == "The auth service is unavailable. Please try again later."
+
+
 async def test_without_an_internal_token_nothing_is_sent(http_client, auth_service) -> None:
     auth = AuthClient(http_client, "http://auth.test", None)
     with pytest.raises(ServiceUnavailable):

@@ -19,6 +19,7 @@ And for every call:
 
     401/403 bad internal token, 5xx, unreachable, anything else
                               503: our misconfiguration or their outage, not the client's fault
+                              (with auth's Retry-After when its 503 had one: hashing is busy)
 """
 
 import logging
