@@ -415,6 +415,15 @@ def test_token_refresh(
     loaded = assert_session_cookie(page)["value"]
 
     # The access token expires: one renewal from the cookie (which rotates), one retry.
+    sent: list[str] = []  # the Authorization of each GET /user/ from now on
+    page.on(
+        "request",
+        lambda request: (
+            sent.append(request.headers.get("authorization", ""))
+            if request.method == "GET" and re.search(r"/user/$", request.url)
+            else None
+        ),
+    )
     expire_access_once(page)
     page.goto("/#/bookmarks")
     with page.expect_response(
@@ -427,8 +436,12 @@ def test_token_refresh(
     assert renewal.value.status == 200
     renewal.value.finished()
     expect(page.locator(".profile__email")).to_have_text(logged_in.email)
-    assert len(refreshes) == 2
-    assert len(profile_calls) == 3  # the 401, then the retry with the new token
+    assert len(refreshes) == 2  # one renewal
+    # The refused call carried the old token and the retry the renewed one. (A second
+    # render of the view, when the router sees the navigation twice, may add a call.)
+    assert len(sent) >= 2
+    assert sent[0] != sent[-1]
+    assert sent[-1].startswith("Bearer ey")
     renewed = cookie_other_than(page, loaded)
     assert_no_token_in_storage(page)
     shot("refresh")
