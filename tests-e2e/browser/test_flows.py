@@ -438,10 +438,12 @@ def test_token_refresh(
     expect(page.locator(".profile__email")).to_have_text(logged_in.email)
     assert len(refreshes) == 2  # one renewal
     # The refused call carried the old token and the retry the renewed one. (A second
-    # render of the view, when the router sees the navigation twice, may add a call.)
+    # render of the view, when the router sees the navigation twice, may add a call with
+    # either token, in either order.)
     assert len(sent) >= 2
-    assert sent[0] != sent[-1]
-    assert sent[-1].startswith("Bearer ey")
+    renewed_calls = [token for token in sent[1:] if token != sent[0]]
+    assert renewed_calls, "no call carried a renewed access token"
+    assert all(token.startswith("Bearer ey") for token in renewed_calls)
     renewed = cookie_other_than(page, loaded)
     assert_no_token_in_storage(page)
     shot("refresh")
