@@ -1,4 +1,4 @@
-"""Every auth query. Functions flush (through the session); the session dependency commits.
+"""Every auth query. Functions flush (through the session); the unit of work commits.
 
 Writes that decide a race are single conditional statements whose row count says who won:
 two replicas, or two requests on one, can never both retire the same refresh token.
@@ -85,8 +85,17 @@ async def find_credentials(reader: Reader, email: str) -> Row[Any] | None:
     return rows[0] if rows else None
 
 
-async def get_user(session: AsyncSession, user_id: int) -> User | None:
-    return await session.get(User, user_id)
+_CREDENTIALS_BY_ID = reused(
+    select(User.id, User.email, User.password_hash, User.credential_version).where(
+        User.id == bindparam("user_id")
+    )
+)
+
+
+async def find_credentials_by_id(reader: Reader, user_id: int) -> Row[Any] | None:
+    """As `find_credentials`, by the account's id (a password change reads this)."""
+    rows = await reader.rows(_CREDENTIALS_BY_ID, {"user_id": user_id})
+    return rows[0] if rows else None
 
 
 async def upgrade_password_hash(

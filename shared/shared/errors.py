@@ -16,6 +16,7 @@ build error JSON by hand.
 """
 
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -212,22 +213,32 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 # 08 connection exceptions, 53300 too many connections, 57P01-57P03 shutting down,
 # crashed, starting up (asyncpg raises these unwrapped while it connects).
 _UNREACHABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+# SQLite's: the file cannot be opened or read or written (a disk), or the write lock did
+# not come within the busy timeout. "no such table" and other SQL errors are not here.
+_UNREACHABLE_SQLITE = frozenset(
+    {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_PROTOCOL"}
+)
+
+
+def _sqlite_unreachable(error: sqlite3.Error) -> bool:
+    name = error.sqlite_errorname or ""
+    return name in _UNREACHABLE_SQLITE or name.startswith(("SQLITE_IOERR", "SQLITE_BUSY_"))
 
 
 def database_unreachable(exc: BaseException) -> bool:
-    """Whether `exc` means the database cannot be reached: down, restarting, refusing
-    connections, or a connection lost. An outage (503), not a bug (500)."""
+    """Whether `exc` means the database cannot be used now: down, restarting, refusing
+    connections, a connection lost, its disk failing, or every connection busy. An outage
+    (503), not a bug (500): any other database error, a SQL mistake or a missing table
+    included, is a 500 with its traceback in the log."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
             return True
-        if isinstance(
-            current,
-            sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError
-            | sa_exc.TimeoutError | OSError,
-        ):  # fmt: skip
+        if isinstance(current, sa_exc.DisconnectionError | sa_exc.TimeoutError | OSError):
+            return True  # OSError: a refused or broken connection, while connecting too
+        if isinstance(current, sqlite3.Error) and _sqlite_unreachable(current):
             return True
         sqlstate = getattr(current, "sqlstate", None)
         if isinstance(sqlstate, str) and sqlstate.startswith(_UNREACHABLE_SQLSTATES):

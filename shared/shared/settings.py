@@ -26,10 +26,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     database_echo: bool = False
     database_pool_size: int = 10
-    # SQLite only: the driver's calls run in the event loop's thread instead of aiosqlite's
-    # worker thread (shared/sqlite_inline.py). Turn it off if a second process writes to
-    # the file of a service that writes too (two replicas on one file), as a write would
-    # then wait for that process's lock with the event loop stopped.
+    # SQLite only: reads run in the event loop's thread (shared/db/readers.py,
+    # `SqliteReader`); false reads through aiosqlite's worker thread like the writes.
     database_sqlite_inline: bool = True
     # Bring the database to the newest schema (and seed an empty catalog) before serving.
     # The local run sets it where a database needs it; compose runs migrate jobs instead.

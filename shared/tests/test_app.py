@@ -2,19 +2,24 @@
 
 import json
 import logging
+import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from shared.app import create_app
+from shared.db import ReaderDep, WriterDep
 from shared.errors import (
     Conflict,
     RateLimited,
     ServiceUnavailable,
     Unauthorized,
+    database_unreachable,
     error_responses,
 )
 from shared.logging import JsonFormatter, request_id_var
@@ -72,6 +77,17 @@ async def boom() -> None:
 async def database_down() -> None:
     # What asyncpg raises while PostgreSQL is stopped: no SQLAlchemy wrapper around it.
     raise ConnectionRefusedError(111, "Connect call failed ('db-host', 5432)")
+
+
+@router.get("/no-such-table")
+async def read_a_missing_table(reader: ReaderDep) -> None:
+    await reader.rows(text("SELECT * FROM missing_table"))
+
+
+@router.post("/no-such-table")
+async def write_a_missing_table(writer: WriterDep) -> None:
+    async with writer() as session:
+        await session.execute(text("INSERT INTO missing_table VALUES (1)"))
 
 
 async def test_trailing_slash_is_served_without_redirect(client: httpx.AsyncClient) -> None:
@@ -182,6 +198,37 @@ async def test_unreachable_database_is_503_not_500(client: httpx.AsyncClient) ->
     assert response.status_code == 503
     assert response.json()["code"] == "service_unavailable"
     assert "db-host" not in response.text
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_sql_error_is_a_500_with_its_traceback_in_the_log(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, method: str
+) -> None:
+    """The database answered, so this is a bug to fix, not an outage to wait out."""
+    with caplog.at_level(logging.ERROR):
+        response = await client.request(method, "/no-such-table")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "missing_table" not in response.text
+    logged = [r for r in caplog.records if r.exc_info is not None]
+    assert logged
+    assert "no such table" in str(logged[-1].exc_info[1])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("error", "unreachable"),
+    [
+        (sqlite3.OperationalError("database is locked"), "SQLITE_BUSY"),
+        (sqlite3.OperationalError("unable to open database file"), "SQLITE_CANTOPEN"),
+        (sqlite3.OperationalError("disk I/O error"), "SQLITE_IOERR_WRITE"),
+        (sqlite3.OperationalError("no such table: x"), "SQLITE_ERROR"),
+        (sqlite3.OperationalError("near 'SELEC': syntax error"), "SQLITE_ERROR"),
+    ],
+)
+def test_which_sqlite_errors_mean_unreachable(error: sqlite3.Error, unreachable: str) -> None:
+    error.sqlite_errorname = unreachable
+    wrapped = OperationalError("SELECT 1", {}, error)
+    assert database_unreachable(wrapped) is (unreachable != "SQLITE_ERROR")
 
 
 async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:

@@ -1,14 +1,15 @@
-"""SQLite engines (inline calls, and writers queued so that no inline call waits for a
-lock), the readers, and the session opener."""
+"""shared.db: units of work that declare themselves writers (BEGIN IMMEDIATE on SQLite),
+the readers and their SQLite fast path, and the dependencies routes take."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import (
     Column,
     DateTime,
@@ -19,169 +20,222 @@ from sqlalchemy import (
     Table,
     bindparam,
     column,
+    event,
     func,
     insert,
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from shared.db import ConnectionReader, Database, InlineReader, get_session_opener, reused
+from shared.app import create_app
+from shared.db import (
+    ConnectionReader,
+    Database,
+    DirectStatement,
+    SqliteReader,
+    WriterDep,
+    get_writer,
+    reused,
+)
 from shared.settings import ServiceSettings
-from shared.sqlite_inline import DirectStatement, InlineConnection
-from shared.testing import temporary_database
+from testkit.database import temporary_database
 
 
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'probe.db'}", inline_sqlite=True)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'probe.db'}", sqlite_reader=True)
     async with database.engine.begin() as connection:
         await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
     yield database
     await database.dispose()
 
 
-async def driver_connection(database: Database) -> object:
-    async with database.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        return raw.driver_connection
-
-
-async def test_inline_is_the_default_for_a_service_on_sqlite(tmp_path: Path) -> None:
-    settings = ServiceSettings(data_dir=tmp_path, service_name="probe")
-    database = Database.for_service(settings)
-    try:
-        assert isinstance(await driver_connection(database), InlineConnection)
-    finally:
-        await database.dispose()
-
-
-async def test_the_setting_turns_inline_off(tmp_path: Path) -> None:
-    settings = ServiceSettings(
-        data_dir=tmp_path, service_name="probe", database_sqlite_inline=False
-    )
-    database = Database.for_service(settings)
-    try:
-        assert not isinstance(await driver_connection(database), InlineConnection)
-    finally:
-        await database.dispose()
-
-
-async def test_an_in_memory_database_is_never_inline() -> None:
-    database = Database("sqlite+aiosqlite:///:memory:", inline_sqlite=True)
-    try:
-        assert not isinstance(await driver_connection(database), InlineConnection)
-    finally:
-        await database.dispose()
-
-
-async def test_a_second_writer_waits_in_line_without_stopping_the_loop(
-    database: Database,
-) -> None:
-    """The first transaction holds SQLite's write lock across an await; the second must
-    wait for it on the asyncio lock, not in SQLite's busy handler (which, inline, would
-    freeze the loop: the ticker would stop, and the first could never commit)."""
-    order: list[str] = []
-    ticks = 0
-    first_wrote = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    async def first() -> None:
-        async with database.sessionmaker() as session:
-            await session.execute(text("INSERT INTO item (id, name) VALUES (1, 'first')"))
-            first_wrote.set()
-            await asyncio.sleep(0.2)  # holding the write lock
-            await session.commit()
-            order.append("first")
-
-    async def second() -> None:
-        await first_wrote.wait()
-        async with database.sessionmaker() as session:
-            await session.execute(text("INSERT INTO item (id, name) VALUES (2, 'second')"))
-            await session.commit()
-            order.append("second")
-
-    ticking = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=10)
-    ticking.cancel()
-    assert order == ["first", "second"]
-    assert time.perf_counter() - started < 4  # far from the 5 s busy timeout
-    assert ticks >= 10  # the loop kept running while the second waited
-    async with database.engine.connect() as connection:
-        names = (await connection.execute(text("SELECT name FROM item ORDER BY id"))).scalars()
-        assert list(names) == ["first", "second"]
-
-
-async def test_a_reader_is_not_held_up_by_an_open_write(database: Database) -> None:
-    async with database.sessionmaker() as writer:
-        await writer.execute(text("INSERT INTO item (id, name) VALUES (1, 'pending')"))
-        async with database.sessionmaker() as reader:
-            count = (await reader.execute(text("SELECT count(*) FROM item"))).scalar_one()
-            assert count == 0  # the write is not committed yet
-        await writer.commit()
-
-
-async def test_a_failed_write_gives_the_lock_back(database: Database) -> None:
-    async with database.sessionmaker() as session:
-        await session.execute(text("INSERT INTO item (id, name) VALUES (1, 'one')"))
-        await session.commit()
-    async with database.sessionmaker() as session:
-        with pytest.raises(IntegrityError):
-            await session.execute(text("INSERT INTO item (id, name) VALUES (1, 'again')"))
-        await session.rollback()
-    async with database.sessionmaker() as session:
-        await asyncio.wait_for(
-            session.execute(text("INSERT INTO item (id, name) VALUES (2, 'two')")), timeout=2
-        )
-        await session.commit()
-
-
-# Readers: each statement on its own, its rows whole, no connection held in between.
-
-
-async def test_a_service_on_sqlite_reads_inline(tmp_path: Path) -> None:
-    inline = Database.for_service(ServiceSettings(data_dir=tmp_path, service_name="probe"))
-    threaded = Database.for_service(
-        ServiceSettings(data_dir=tmp_path, service_name="probe", database_sqlite_inline=False)
-    )
-    try:
-        assert isinstance(inline.reader, InlineReader)
-        assert isinstance(threaded.reader, ConnectionReader)
-    finally:
-        await inline.dispose()
-        await threaded.dispose()
-
-
 @pytest.fixture
 async def any_database() -> AsyncIterator[Database]:
-    """SQLite (inline), or PostgreSQL under `make test-postgres`."""
+    """SQLite (its fast reader), or PostgreSQL under `make test-postgres`."""
     async with temporary_database("reader") as url:
-        database = Database(url, inline_sqlite=True)
+        database = Database(url, sqlite_reader=True)
         async with database.engine.begin() as connection:
             await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)"))
+            await connection.execute(text("CREATE TABLE counter (id INTEGER PRIMARY KEY, n INT)"))
+            await connection.execute(text("INSERT INTO counter (id, n) VALUES (1, 0)"))
         yield database
         await database.dispose()
 
 
 ITEMS = table("item", column("id"), column("name"))
 NAMES = select(ITEMS.c.name).order_by(ITEMS.c.id)
+COUNTER = table("counter", column("id"), column("n"))
+
+
+# Units of work: the writers.
+
+
+async def test_a_unit_of_work_commits_when_the_block_ends(any_database: Database) -> None:
+    app = FastAPI()
+    app.state.database = any_database
+    writer = await get_writer(Request({"type": "http", "app": app}))
+
+    async def add(item_id: int, name: str, *, fail: bool = False) -> None:
+        async with writer() as session:
+            await session.execute(insert(ITEMS).values(id=item_id, name=name))
+            if fail:
+                raise RuntimeError(name)
+
+    await add(1, "kept")
+    with pytest.raises(RuntimeError):
+        await add(2, "dropped", fail=True)
+    assert [row.name for row in await any_database.reader.rows(NAMES)] == ["kept"]
+
+
+async def test_concurrent_read_then_write_units_lose_nothing(any_database: Database) -> None:
+    """Each unit reads the counter, lets the others run, then writes what it read plus
+    one. Begun IMMEDIATE on SQLite, each waits for the write lock before its read, so
+    none fails on a snapshot another made stale ("database is locked", which a deferred
+    BEGIN gives here at once, without waiting) and no increment is lost. PostgreSQL
+    (READ COMMITTED) would lose increments this way; the row lock makes it wait too."""
+    by_one = 30
+    lock_row = any_database.engine.dialect.name != "sqlite"
+
+    async def increment() -> None:
+        async with any_database.writer() as session:
+            read = select(COUNTER.c.n).where(COUNTER.c.id == 1)
+            n = await session.scalar(read.with_for_update() if lock_row else read)
+            assert n is not None
+            await asyncio.sleep(0)  # every other unit starts meanwhile
+            await session.execute(update(COUNTER).where(COUNTER.c.id == 1).values(n=n + 1))
+
+    results = await asyncio.wait_for(
+        asyncio.gather(*(increment() for _ in range(by_one)), return_exceptions=True), 60
+    )
+    assert [r for r in results if r is not None] == []
+    assert await any_database.reader.scalar(select(COUNTER.c.n)) == by_one
+
+
+async def test_concurrent_read_then_write_requests_all_succeed(any_database: Database) -> None:
+    """The same, as requests to an app built by the shared factory: every one is a 200."""
+    router = APIRouter()
+
+    @router.post("/increment")
+    async def increment(writer: WriterDep) -> int:
+        async with writer() as session:
+            read = select(COUNTER.c.n).where(COUNTER.c.id == 1)
+            if session.get_bind().dialect.name != "sqlite":
+                read = read.with_for_update()
+            n = await session.scalar(read)
+            assert n is not None
+            await asyncio.sleep(0)
+            await session.execute(update(COUNTER).where(COUNTER.c.id == 1).values(n=n + 1))
+        return int(n) + 1
+
+    settings = ServiceSettings(service_name="probe", environment="test")
+    app = create_app(
+        title="probe", description="", settings=settings, routers=[router], database=any_database
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://probe.test") as client:
+        responses = await asyncio.wait_for(
+            asyncio.gather(*(client.post("/increment") for _ in range(30))), 60
+        )
+    assert [r.status_code for r in responses] == [200] * 30
+    assert sorted(r.json() for r in responses) == list(range(1, 31))
+
+
+async def test_a_writer_on_sqlite_begins_immediate_and_others_plainly(database: Database) -> None:
+    sent: list[str] = []
+
+    @event.listens_for(database.engine.sync_engine, "before_cursor_execute")
+    def _record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    async with database.writer() as session:
+        await session.execute(insert(ITEMS).values(id=1, name="one"))
+    async with database.engine.begin() as connection:  # what migrations and tests use
+        await connection.execute(select(ITEMS.c.id))
+    assert [s for s in sent if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE", "BEGIN"]
+
+
+async def test_a_waiting_writer_leaves_the_event_loop_free(database: Database) -> None:
+    """The second unit waits for the first one's lock in aiosqlite's thread: meanwhile the
+    loop serves readers, and the first can finish."""
+    first_holds = asyncio.Event()
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with database.writer() as session:
+            await session.execute(insert(ITEMS).values(id=1, name="first"))
+            first_holds.set()
+            await release.wait()
+        order.append("first")
+
+    async def second() -> None:
+        await first_holds.wait()
+        async with database.writer() as session:
+            count = await session.scalar(select(func.count()).select_from(ITEMS))
+            await session.execute(insert(ITEMS).values(id=2, name=f"second after {count}"))
+        order.append("second")
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(second())]
+    await first_holds.wait()
+    for _ in range(20):  # the loop turns and reads while the second waits
+        assert await database.reader.rows(NAMES) == []
+        await asyncio.sleep(0)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+    assert order == ["first", "second"]
+    names = [row.name for row in await database.reader.rows(NAMES)]
+    assert names == ["first", "second after 1"]  # the second read the first's commit
+
+
+async def test_a_failed_unit_rolls_back_and_the_next_one_writes(database: Database) -> None:
+    async with database.writer() as session:
+        await session.execute(insert(ITEMS).values(id=1, name="one"))
+
+    async def add_two_then_a_duplicate() -> None:
+        async with database.writer() as session:
+            await session.execute(insert(ITEMS).values(id=2, name="two"))
+            await session.execute(insert(ITEMS).values(id=1, name="again"))
+
+    with pytest.raises(IntegrityError):
+        await add_two_then_a_duplicate()
+    async with database.writer() as session:
+        await session.execute(insert(ITEMS).values(id=3, name="three"))
+    assert [row.name for row in await database.reader.rows(NAMES)] == ["one", "three"]
+
+
+# Readers: each statement on its own, its rows whole, no connection held in between.
+
+
+async def test_which_reader_a_database_gets(tmp_path: Path) -> None:
+    fast = Database.for_service(ServiceSettings(data_dir=tmp_path, service_name="probe"))
+    plain = Database.for_service(
+        ServiceSettings(data_dir=tmp_path, service_name="probe", database_sqlite_inline=False)
+    )
+    in_memory = Database("sqlite+aiosqlite:///:memory:", sqlite_reader=True)
+    with_options = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'x.db'}?timeout=3", sqlite_reader=True
+    )
+    try:
+        assert isinstance(fast.reader, SqliteReader)
+        for database in (plain, in_memory, with_options):
+            assert isinstance(database.reader, ConnectionReader)
+    finally:
+        for database in (fast, plain, in_memory, with_options):
+            await database.dispose()
 
 
 async def test_each_read_sees_the_latest_commit(any_database: Database) -> None:
     reader = any_database.reader
     assert await reader.rows(NAMES) == []
     assert await reader.scalar(select(func.count()).select_from(ITEMS)) == 0
-    async with any_database.sessionmaker() as session:
+    async with any_database.writer() as session:
         await session.execute(insert(ITEMS).values(id=1, name="one"))
+        await session.flush()
         assert await reader.rows(NAMES) == []  # not committed yet
-        await session.commit()
     rows = await reader.rows(NAMES)
     assert [row.name for row in rows] == ["one"]
     by_id = select(ITEMS.c.name).where(ITEMS.c.id == bindparam("id"))
@@ -191,55 +245,34 @@ async def test_each_read_sees_the_latest_commit(any_database: Database) -> None:
 
 async def test_a_reader_holds_no_connection_between_statements(any_database: Database) -> None:
     """Rows come back whole, so a thousand reads in flight at once need no pool slot."""
-    async with any_database.sessionmaker() as session:
+    async with any_database.writer() as session:
         await session.execute(insert(ITEMS), [{"id": i, "name": str(i)} for i in range(1, 51)])
-        await session.commit()
+    checked_out: list[int] = []
 
-    # The pool the reader takes its connections from (a private one when inline).
-    engine = any_database._inline_reader_engine or any_database.engine.sync_engine
-    held: list[int] = []
+    @event.listens_for(any_database.engine.sync_engine.pool, "checkout")
+    def _out(*_args: Any) -> None:
+        checked_out.append(1)
+
+    @event.listens_for(any_database.engine.sync_engine.pool, "checkin")
+    def _in(*_args: Any) -> None:
+        checked_out.append(-1)
 
     async def read_then_wait() -> int:
         rows = await any_database.reader.rows(NAMES)
-        held.append(engine.pool.checkedout())  # kept across the await below?
         await asyncio.sleep(0)
         return len(rows)
 
     lengths = await asyncio.wait_for(
-        asyncio.gather(*(read_then_wait() for _ in range(1000))), timeout=30
+        asyncio.gather(*(read_then_wait() for _ in range(1000))), timeout=60
     )
     assert set(lengths) == {50}
-    assert engine.pool.checkedout() == 0
-    if any_database._inline_reader_engine is not None:
-        # Inline, no other read can be halfway through when one is sampled.
-        assert set(held) == {0}
+    assert sum(checked_out) == 0  # every connection the readers took went back
 
 
-async def test_the_inline_reader_cannot_write(database: Database) -> None:
+async def test_the_sqlite_reader_cannot_write(database: Database) -> None:
     with pytest.raises(OperationalError, match="readonly"):
         await database.reader.rows(text("INSERT INTO item (id, name) VALUES (1, 'x')"))
     assert await database.reader.rows(NAMES) == []
-
-
-# The session opener: a session only for the route that asks for one.
-
-
-async def test_an_opened_session_commits_when_the_block_ends(any_database: Database) -> None:
-    app = FastAPI()
-    app.state.database = any_database
-    request = Request({"type": "http", "app": app})
-    open_session = await get_session_opener(request)
-
-    async def add(item_id: int, name: str, *, fail: bool = False) -> None:
-        async with open_session() as session:
-            await session.execute(insert(ITEMS).values(id=item_id, name=name))
-            if fail:
-                raise RuntimeError(name)
-
-    await add(1, "kept")
-    with pytest.raises(RuntimeError):
-        await add(2, "dropped", fail=True)
-    assert [row.name for row in await any_database.reader.rows(NAMES)] == ["kept"]
 
 
 # Reused statements: compiled once and run on the driver itself, where nothing converts.
@@ -275,7 +308,7 @@ BY_ID = select(KINDS.c.id, KINDS.c.name.label("title"), KINDS.c.score).where(
 
 async def test_a_reused_statement_reads_what_sqlalchemy_reads(kinds: Database) -> None:
     reader = kinds.reader
-    assert isinstance(reader, InlineReader)
+    assert isinstance(reader, SqliteReader)
     assert DirectStatement.of(BY_ID, kinds.engine.dialect) is not None
     for item_id in (1, 2, 3):
         expected = await reader.rows(BY_ID, {"id": item_id})
@@ -299,7 +332,7 @@ async def test_statements_that_convert_or_expand_take_the_ordinary_way(kinds: Da
 
 
 async def test_a_reused_statement_fails_as_sqlalchemy_would(kinds: Database) -> None:
-    missing = reused(select(column("id")).select_from(table("nowhere")))
+    missing = reused(select(column("id", Integer)).select_from(table("nowhere")))
     with pytest.raises(OperationalError, match="no such table"):
         await kinds.reader.rows(missing)
     with pytest.raises(SQLAlchemyError, match="A value is required for bind parameter 'id'"):

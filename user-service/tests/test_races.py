@@ -8,8 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.dialects.sqlite import pysqlite
 
-from shared.db import Database
-from shared.sqlite_inline import DirectStatement
+from shared.db import Database, DirectStatement
 from tests.conftest import serve
 from tests.fakes import make_movie
 from user_service import repository
@@ -47,6 +46,27 @@ async def test_simultaneous_first_reads_make_one_profile(committing_app, bearer)
     assert [response.status_code for response in responses] == [200] * 5
     assert {response.json()["id"] for response in responses} == {7}
     assert await count(committing_app, Profile) == 1
+
+
+async def test_simultaneous_writes_of_every_kind_all_succeed(committing_app, bearer) -> None:
+    """Every kind of write at once, on one file under SQLite: the units of work take
+    turns for the write lock, and none ends in a 503 "database is locked"."""
+    names = [f"Имя {i}" for i in range(12)]
+    async with serve(committing_app) as client:
+        requests = [
+            *(client.patch("/user/", json={"name": name}, headers=bearer(7)) for name in names),
+            *(client.post(f"/favorites/movies/{i}/", headers=bearer(7)) for i in range(1, 13)),
+            *(client.delete(f"/favorites/movies/{i}/", headers=bearer(7)) for i in range(1, 4)),
+            *(client.get("/user/", headers=bearer(user)) for user in range(20, 32)),
+            *(client.patch("/user/", json={"surname": "Ли"}, headers=bearer(u)) for u in (40, 41)),
+        ]
+        responses = await asyncio.gather(*requests)
+        assert sorted({response.status_code for response in responses}) in ([200, 201, 204],)
+        profile = (await client.get("/user/", headers=bearer(7))).json()
+    assert profile["name"] in names
+    assert await count(committing_app, Profile) == 1 + 12 + 2
+    # Each of movies 1-3 was either removed before it was added (then kept) or after.
+    assert 9 <= await count(committing_app, Bookmark) <= 12
 
 
 async def test_writes_are_durable_once_answered(committing_app, bearer) -> None:
@@ -89,5 +109,5 @@ async def test_a_read_writes_only_for_a_new_user_or_a_new_email(committing_app, 
     ],
 )
 def test_the_reads_run_on_the_driver(statement: object) -> None:
-    """They would still work the ordinary way; this guards their speed (bench/)."""
+    """They would still work the ordinary way; this guards their speed (shared/db/readers.py)."""
     assert DirectStatement.of(statement, pysqlite.dialect()) is not None  # type: ignore[arg-type]

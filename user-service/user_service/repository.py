@@ -46,7 +46,7 @@ async def ensure_profile(session: AsyncSession, user_id: int, email: str) -> Pro
     return (await session.execute(query)).scalar_one()
 
 
-# Built once: making the statement again per request cost more than running it (bench/).
+# Built once and `reused`: see shared/db/readers.py for what that saves.
 _PROFILE_OF_USER = reused(
     select(
         Profile.user_id, Profile.email, Profile.name, Profile.surname, Profile.favourite_genre_id

@@ -1,4 +1,4 @@
-"""Public auth routes (CONTRACT.md, Auth). None of them reads `Authorization`."""
+"""Public auth routes (docs/api.md, Auth). None of them reads `Authorization`."""
 
 import contextlib
 
@@ -30,7 +30,7 @@ from auth_service.schemas import (
 )
 from auth_service.throttle import address_key
 from auth_service.tokens import INVALID_TOKEN_MESSAGE
-from shared.db import OpenSessionDep, ReaderDep, SessionDep
+from shared.db import ReaderDep, WriterDep
 from shared.errors import Conflict, Unauthorized, error_responses
 from shared.jwt import TokenType
 from shared.metrics import login_failures_total, refresh_reuse_detections_total
@@ -51,7 +51,7 @@ EMAIL_TAKEN_MESSAGE = "An account with this email already exists."
 async def register_user(
     body: RegistrationBody,
     reader: ReaderDep,
-    session: SessionDep,
+    writer: WriterDep,
     passwords: PasswordsDep,
     limiter: RegistrationLimiterDep,
     address: ClientAddressDep,
@@ -68,7 +68,8 @@ async def register_user(
     except HashQueueFull:
         await limiter.take_back(attempt)  # nothing was done: not counted
         raise
-    user = await repository.create_user(session, body.email, password_hash)
+    async with writer() as session:
+        user = await repository.create_user(session, body.email, password_hash)
     if user is None:  # registered meanwhile: the UNIQUE constraint decided
         raise Conflict(EMAIL_TAKEN_MESSAGE, code="email_taken")
     return UserOut(id=user.id, email=user.email)
@@ -83,7 +84,7 @@ async def register_user(
 async def log_in(
     body: CredentialsBody,
     reader: ReaderDep,
-    open_session: OpenSessionDep,
+    writer: WriterDep,
     passwords: PasswordsDep,
     tokens: TokensDep,
     throttle: ThrottleDep,
@@ -114,7 +115,7 @@ async def log_in(
     if passwords.needs_rehash(user.password_hash):
         with contextlib.suppress(HashQueueFull):  # else the upgrade waits for the next login
             upgraded = await passwords.hash(body.password)
-    async with open_session() as session:
+    async with writer() as session:
         if upgraded is not None:
             await repository.upgrade_password_hash(session, user.id, user.password_hash, upgraded)
         pair = await tokens.open_session(
@@ -125,9 +126,9 @@ async def log_in(
             client_address=address,
             user_agent=user_agent,
         )
-        if pair is None:  # the password changed since it was read: the checked one is old
-            raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
-        return transport.deliver(pair, response)
+    if pair is None:  # the password changed since it was read: the checked one is old
+        raise Unauthorized(INVALID_CREDENTIALS_MESSAGE, code="invalid_credentials")
+    return transport.deliver(pair, response)
 
 
 @router.put(
@@ -137,7 +138,7 @@ async def log_in(
 )
 async def refresh_tokens(
     body: RefreshBody,
-    session: SessionDep,
+    writer: WriterDep,
     tokens: TokensDep,
     transport: TransportDep,
     response: Response,
@@ -148,14 +149,16 @@ async def refresh_tokens(
         access = tokens.verify(body.access_token, TokenType.ACCESS, verify_exp=False)
         if access.sub != claims.sub:
             raise Unauthorized(INVALID_TOKEN_MESSAGE, code="invalid_token")
-    pair = await tokens.rotate(session, claims)
-    if pair is None:
+    async with writer() as session:
+        pair = await tokens.rotate(session, claims)
         # Already used (a replay: maybe a stolen copy), unknown, or of a session that has
-        # ended. A replay ends the whole session, its newest token included; the
-        # revocation must outlive the 401.
-        if await repository.end_session_of_reused_token(session, claims.jti, utcnow()):
+        # ended. A replay ends the whole session, its newest token included, and the
+        # revocation is committed before the 401 is raised below.
+        if pair is None and await repository.end_session_of_reused_token(
+            session, claims.jti, utcnow()
+        ):
             refresh_reuse_detections_total.inc()  # a live session cut off: likely theft
-        await session.commit()
+    if pair is None:
         raise Unauthorized(INVALID_TOKEN_MESSAGE, code="invalid_token")
     return transport.deliver(pair, response)
 
@@ -168,12 +171,13 @@ async def refresh_tokens(
 )
 async def log_out(
     body: LogoutBody,
-    session: SessionDep,
+    writer: WriterDep,
     tokens: TokensDep,
     transport: TransportDep,
     response: Response,
 ) -> None:
     """End the refresh token's session (an expired token is accepted)."""
     claims = tokens.verify(body.refresh_token, TokenType.REFRESH, verify_exp=False)
-    await repository.end_session_of_token(session, claims.jti, utcnow())
+    async with writer() as session:
+        await repository.end_session_of_token(session, claims.jti, utcnow())
     transport.forget(response)

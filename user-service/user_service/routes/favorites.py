@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
-from shared.db import INT32_MAX, ReaderDep, SessionDep
+from shared.db import INT32_MAX, ReaderDep, WriterDep
 from shared.errors import NotFound, error_responses
 from shared.movies import MovieOut
 from shared.pagination import LIST_RESPONSE_HEADERS, PageDep, pagination_headers
@@ -54,22 +54,24 @@ async def list_favorite_movies(
     },
 )
 async def add_favorite_movie(
-    movie_id: MovieId, user: CurrentUser, session: SessionDep, catalog: CatalogDep
+    movie_id: MovieId, user: CurrentUser, writer: WriterDep, catalog: CatalogDep
 ) -> JSONResponse:
     """Bookmark a movie; bookmarking it again changes nothing."""
-    # The catalog is asked first, so no transaction stays open while it answers.
+    # The catalog is asked before the unit of work, so no transaction waits for it.
     movie = await catalog.get_movie(movie_id)
     if movie is None:
         raise NotFound("There is no movie with this id.")
-    created = await repository.add_bookmark(session, user.user_id, movie_id)
+    async with writer() as session:
+        created = await repository.add_bookmark(session, user.user_id, movie_id)
     return JSONResponse(movie, status_code=201 if created else 200)
 
 
 @router.delete("/{movie_id}", status_code=204, responses=error_responses(401, 422))
 async def remove_favorite_movie(
-    movie_id: MovieId, user: CurrentUser, session: SessionDep
+    movie_id: MovieId, user: CurrentUser, writer: WriterDep
 ) -> Response:
     """Remove a bookmark; removing one that is not there is not an error."""
     if _is_movie_id(movie_id):
-        await repository.remove_bookmark(session, user.user_id, movie_id)
+        async with writer() as session:
+            await repository.remove_bookmark(session, user.user_id, movie_id)
     return Response(status_code=204)

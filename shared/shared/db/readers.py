@@ -1,0 +1,177 @@
+"""Readers: how a route that only reads runs its Core statements, without a session.
+
+Each statement runs on its own and sees the latest commit, as each statement of a
+session does on PostgreSQL (READ COMMITTED); its rows come back whole, and no connection
+is held between statements, so none is held across an await.
+
+On a SQLite file the reader is `SqliteReader`, the one fast path of the data layer, and
+the place its cost is accounted for. It calls SQLite synchronously in the event loop's
+thread, through a synchronous SQLAlchemy engine, instead of through aiosqlite, which
+hands every call (cursor, execute, fetch, close) to a worker thread and back. A read in
+WAL mode never waits for a lock, and SQLite's own work for an indexed read is a few
+microseconds, less than one hand-off. Statements marked `reused` (module constants) go
+further: compiled once, they are given to the sqlite3 driver directly (`DirectStatement`).
+Measured with bench/ (RESULTS.md, "Notes"): a read through an aiosqlite connection cost
+about 0.2 ms more than through this reader, one through a SQLAlchemy connection 45-65 us
+against 3 us for SQLite's own work; together they took `GET /user/` from 1,854 to 3,052
+req/s and the uncached catalog page from 1,302 to 1,973 req/s on one core.
+"""
+
+import sqlite3
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Engine, Executable, PoolProxiedConnection, Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+Params = Mapping[str, Any] | None
+Rows = Sequence[Any]  # rows: tuples whose fields are also attributes (`row.email`)
+
+# The execution option that `reused` sets.
+REUSED = "kinoarchive_reused"
+
+_Statement = TypeVar("_Statement", bound=Executable)
+
+
+def reused(statement: _Statement) -> _Statement:
+    """Mark a statement that is built once and run again and again (a module constant):
+    `SqliteReader` compiles it once and gives it to the driver itself from then on.
+    Other readers run it as any other."""
+    return statement.execution_options(**{REUSED: True})
+
+
+class Reader(Protocol):
+    """What a read-only route reads with (see the module's docstring)."""
+
+    async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows: ...
+
+    async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any: ...
+
+
+class ConnectionReader:
+    """Any database: a connection of the engine's pool for each statement.
+
+    On PostgreSQL the connection is in autocommit mode, so a SELECT is one round trip
+    instead of three (BEGIN, SELECT, ROLLBACK).
+    """
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = (
+            engine
+            if engine.dialect.name == "sqlite"
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+
+    async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
+        async with self._engine.connect() as connection:
+            return (await connection.execute(statement, parameters)).all()
+
+    async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
+        async with self._engine.connect() as connection:
+            return await connection.scalar(statement, parameters)
+
+
+class DirectStatement:
+    """A reused SELECT compiled once, run on the sqlite3 connection without SQLAlchemy's
+    execution (a checkout, an execution context, a result object per statement).
+
+    It applies where SQLAlchemy would hand values through as they are: no parameter to
+    expand (`IN` lists) and no type that converts a value on the way in or out (dates,
+    say); `of` returns None for any other statement, which then takes the ordinary way.
+    Rows are named tuples with the column names as fields, as SQLAlchemy's rows have them.
+    """
+
+    __slots__ = ("compiled", "make_row", "names", "sql")
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        self.compiled = statement.compile(dialect=dialect)
+        self.sql = self.compiled.string
+        self.names = tuple(self.compiled.positiontup or ())
+        row = namedtuple("Row", statement.selected_columns.keys(), rename=True)  # type: ignore[misc]
+        self.make_row: Callable[[Iterable[Any]], tuple[Any, ...]] = row._make
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> "DirectStatement | None":
+        if not isinstance(statement, Select):
+            return None
+        direct = cls(statement, dialect)
+        compiled = direct.compiled
+        if compiled.literal_execute_params or compiled.post_compile_params:
+            return None
+        types = [bind.type for bind in compiled.binds.values()]
+        if any(kind.dialect_impl(dialect).bind_processor(dialect) for kind in types):
+            return None
+        columns = statement.selected_columns
+        if any(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns):
+            return None
+        return direct
+
+    def fetch(self, driver: sqlite3.Connection, parameters: Params) -> list[Any]:
+        values = self.compiled.construct_params(parameters)
+        arguments = [values[name] for name in self.names]
+        try:
+            found = driver.execute(self.sql, arguments).fetchall()
+        except sqlite3.Error as error:  # as SQLAlchemy would raise it
+            raise DBAPIError.instance(self.sql, arguments, error, sqlite3.Error) from error
+        make_row = self.make_row
+        return [make_row(row) for row in found]
+
+
+class SqliteReader:
+    """`Reader` on a SQLite file, in the event loop's thread (see the module's docstring).
+
+    `engine` is `engines.create_sqlite_reader_engine`'s: read-only connections.
+    """
+
+    MAX_DIRECT = 256  # reused statements are module constants: a few dozen at most
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._direct: dict[Executable, DirectStatement | None] = {}
+        self._held: PoolProxiedConnection | None = None
+
+    def _direct_form(self, statement: Executable) -> DirectStatement | None:
+        if not statement.get_execution_options().get(REUSED):
+            return None
+        try:
+            return self._direct[statement]
+        except KeyError:
+            pass
+        if len(self._direct) >= self.MAX_DIRECT:
+            self._direct.clear()
+        direct = self._direct[statement] = DirectStatement.of(statement, self._engine.dialect)
+        return direct
+
+    def _driver(self) -> sqlite3.Connection:
+        # One connection kept out of the pool for the direct statements: nothing awaits
+        # while it runs, so nothing else can be using it.
+        if self._held is None:
+            self._held = self._engine.raw_connection()
+        driver: sqlite3.Connection = self._held.driver_connection  # type: ignore[assignment]
+        return driver
+
+    async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
+        direct = self._direct_form(statement)
+        if direct is not None:
+            return direct.fetch(self._driver(), parameters)
+        with self._engine.connect() as connection:
+            return connection.execute(statement, parameters).all()
+
+    async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
+        direct = self._direct_form(statement)
+        if direct is not None:
+            found = direct.fetch(self._driver(), parameters)
+            return found[0][0] if found else None
+        with self._engine.connect() as connection:
+            return connection.execute(statement, parameters).scalar()
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+        self._engine.dispose()
