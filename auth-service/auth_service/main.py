@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from auth_service import MIGRATIONS
+from auth_service.cli import migrate
 from auth_service.config import AuthSettings
 from auth_service.passwords import Argon2Parameters, Passwords
 from auth_service.routes import auth, internal
@@ -96,7 +96,7 @@ def create_app(
         routers=[auth.router, internal.router],
         on_startup=[_start],
         on_shutdown=[_stop],
-        migrations=MIGRATIONS,
+        migrate=migrate,
     )
     app.state.tokens = Tokens(
         codec,

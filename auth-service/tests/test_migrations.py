@@ -5,27 +5,28 @@ import httpx
 import sqlalchemy as sa
 from alembic import command
 
-from auth_service import cli
-from auth_service.cli import MIGRATIONS
+from auth_service import MIGRATIONS, cli
+from auth_service import cli as auth_cli
 from auth_service.config import AuthSettings
 from auth_service.main import create_app
 from auth_service.models import UserSession, metadata
 from shared.db import create_engine
 from shared.jwt import JwtSettings, TokenType
 from shared.migrations import alembic_config, upgrade
-from shared.testing import schema_drift, temporary_database
+from testkit.database import schema_drift, temporary_database
 from tests.conftest import INTERNAL_TOKEN, auth_settings, jwt_parts
 
 
 async def test_migrations_match_the_models() -> None:
-    assert await schema_drift(MIGRATIONS, metadata) == []
+    assert await schema_drift(auth_cli.migrate, metadata) == []
 
 
 async def test_migrate_command(tmp_path, capsys) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
     assert await asyncio.to_thread(cli.main, ["--database-url", url, "migrate"]) == 0
-    assert "up to date" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("auth: schema upgraded from empty to ")
     assert await asyncio.to_thread(cli.main, ["--database-url", url, "migrate"]) == 0
+    assert capsys.readouterr().out.startswith("auth: schema up to date (revision ")
 
 
 async def test_the_service_migrates_its_empty_database_when_asked(

@@ -1,6 +1,7 @@
 """`catalog-service` commands: migrate, seed, import, generate.
 
-    catalog-service migrate                 create or upgrade the schema
+    catalog-service migrate [--no-seed]     create or upgrade the schema, and load the
+                                            bundled catalog into an empty one
     catalog-service seed [--if-empty]       load the bundled catalog of real films
     catalog-service import FILE [--replace] load a catalog file (ours or the course's)
     catalog-service generate N --out FILE   write a synthetic catalog of N movies
@@ -27,9 +28,9 @@ from catalog_service.importer import (
     load_file,
     parse_catalog,
 )
-from shared.cli import migrate, service_parser
+from shared.cli import service_parser
 from shared.db import Database
-from shared.migrations import upgrade
+from shared.migrations import migrate as migrate_schema
 
 SEED = files("catalog_service") / "seed" / "catalog.json"
 
@@ -58,6 +59,20 @@ def seed_catalog() -> CatalogFile:
     return parse_catalog(json.loads(SEED.read_text(encoding="utf-8")), source="bundled seed")
 
 
+async def migrate(url: str, *, seed: bool = True) -> str:
+    """The catalog's one migrate entry point: the schema to its newest revision and, with
+    `seed`, the bundled films into a catalog that has no movies. Compose's
+    `catalog-migrate` job, the service itself under `make run` (CATALOG_PREPARE_ON_START)
+    and the tests (without the seed) all call it."""
+    done = "catalog: " + await migrate_schema(MIGRATIONS, url)
+    if not seed:
+        return done
+    report = await load(url, seed_catalog(), replace=False, if_empty=True)
+    if report is None:
+        return done + "; the catalog has movies, nothing seeded"
+    return done + "; seeded the empty catalog: " + "; ".join(str(report).splitlines())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser, commands = service_parser("catalog-service", "CATALOG", __doc__)
     seed = commands.add_parser("seed", help="load the bundled catalog of real films")
@@ -72,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--out", type=Path, required=True)
     gen.add_argument("--directors", type=int, default=2000)
     gen.add_argument("--seed", type=int, default=1)
+    commands.choices["migrate"].add_argument(
+        "--no-seed", action="store_true", help="leave an empty catalog empty"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "generate":
@@ -83,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     url = args.database_url or CatalogSettings().database_url
     if args.command == "migrate":
-        return migrate(MIGRATIONS, url, "catalog")
+        print(asyncio.run(migrate(url, seed=not args.no_seed)))
+        return 0
     try:
         if args.command == "seed":
             catalog, replace, if_empty = seed_catalog(), False, args.if_empty
@@ -92,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    upgrade(MIGRATIONS, url)
+    print(asyncio.run(migrate(url, seed=False)))
     try:
         report = asyncio.run(load(url, catalog, replace=replace, if_empty=if_empty))
     except CatalogFileError as exc:

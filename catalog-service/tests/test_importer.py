@@ -9,12 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service import cli
 from catalog_service.generate import generate_file
-from catalog_service.importer import CatalogFileError, import_catalog, load_file, parse_catalog
+from catalog_service.importer import (
+    CatalogFileError,
+    count_movies,
+    import_catalog,
+    load_file,
+    parse_catalog,
+)
 from catalog_service.models import Genre, Movie, metadata
 from catalog_service.repository import MovieFilters, list_movies
+from shared.db import Database
 from shared.pagination import Page
-from shared.testing import SessionReader, schema_drift, temporary_database
-from tests.conftest import CATALOG, MOVIES
+from testkit.database import SessionReader, schema_drift, temporary_database
+from tests.conftest import CATALOG, MIGRATE_EMPTY, MOVIES
 
 COURSE_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "skypro-fixtures.json"
 
@@ -116,6 +123,32 @@ async def test_course_fixtures_import_once(session: AsyncSession) -> None:
     assert len(await titles(session)) == 20
 
 
+async def test_migrate_seeds_an_empty_catalog_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """`migrate` is the schema and the bundled films for an empty catalog (compose's
+    migrate job, `make run`); `--no-seed` leaves an empty catalog empty."""
+    films = len(cli.seed_catalog().movies)
+    async with temporary_database("catalog_migrate") as url:
+        assert (
+            await asyncio.to_thread(cli.main, ["--database-url", url, "migrate", "--no-seed"]) == 0
+        )
+        assert "seeded" not in capsys.readouterr().out
+        database = Database(url)
+        try:
+            async with database.sessionmaker() as session:
+                assert await count_movies(session) == 0
+            for _ in range(2):
+                assert await asyncio.to_thread(cli.main, ["--database-url", url, "migrate"]) == 0
+                async with database.sessionmaker() as session:
+                    assert await count_movies(session) == films
+        finally:
+            await database.dispose()
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.startswith("catalog: schema up to date (revision ")
+    assert "seeded the empty catalog: " in first
+    assert f"movies: {films} added, 0 updated" in first
+    assert second.endswith("the catalog has movies, nothing seeded")
+
+
 async def test_cli_seeds_once_then_imports_generated_catalog(tmp_path: Path) -> None:
     async with temporary_database("catalog_cli") as url:
         await asyncio.to_thread(cli.main, ["--database-url", url, "seed", "--if-empty"])
@@ -141,7 +174,7 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
 
 
 async def test_migrations_match_the_models() -> None:
-    assert await schema_drift(cli.MIGRATIONS, metadata) == []
+    assert await schema_drift(MIGRATE_EMPTY, metadata) == []
 
 
 async def test_ranks_follow_every_import(session: AsyncSession) -> None:

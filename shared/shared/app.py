@@ -1,9 +1,8 @@
 """The app factory every service builds on: middleware, errors, health, metrics, lifespan."""
 
-import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -18,6 +17,11 @@ from shared.metrics import MetricsMiddleware, metrics_router
 from shared.settings import ServiceSettings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
+# A service's migrate entry point (`<service>_service.cli.migrate`): the database URL in,
+# a line saying what was done out.
+Migrate = Callable[[str], Awaitable[str]]
+
+logger = logging.getLogger(__name__)
 
 
 class TrailingSlashMiddleware:
@@ -90,22 +94,20 @@ def create_app(
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
     middleware: Sequence[Middleware] = (),
-    migrations: Path | None = None,
+    migrate: Migrate | None = None,
 ) -> FastAPI:
     """A service's app. `middleware` is the service's own, innermost (closest to routes).
 
-    With `settings.prepare_on_start`, the database is migrated with `migrations` before
-    the `on_startup` hooks run and before any request is served.
+    With `settings.prepare_on_start`, `migrate` (the service's migrate entry point) runs
+    before the `on_startup` hooks and before any request is served.
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     database = database or Database.for_service(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.prepare_on_start and migrations is not None:
-            from shared.migrations import upgrade  # noqa: PLC0415 (alembic, only when used)
-
-            await asyncio.to_thread(upgrade, migrations, settings.database_url)
+        if settings.prepare_on_start and migrate is not None:
+            logger.info("%s", await migrate(settings.database_url))
         for hook in on_startup:
             await hook(app)
         try:

@@ -81,6 +81,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "text") -> N
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # A service that migrates as it starts logs one line of what was done (shared.app);
+    # Alembic's own INFO lines (its plugins, its DDL mode) would only bury it.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # Request ids must be unique, not secret: 128 bits of a generator seeded from the OS

@@ -6,8 +6,8 @@ from fastapi import FastAPI
 from shared.app import create_app as create_service_app
 from shared.http import create_client
 from shared.jwt import JwtSettings, TokenCodec
-from user_service import MIGRATIONS
 from user_service.catalog import GenreCache
+from user_service.cli import migrate
 from user_service.config import UserSettings
 from user_service.routes import favorites, profile, sessions
 
@@ -40,7 +40,7 @@ def create_app(
         routers=[profile.router, sessions.router, favorites.router],
         on_startup=[open_http_client],
         on_shutdown=[close_http_client],
-        migrations=MIGRATIONS,
+        migrate=migrate,
     )
     app.state.token_codec = codec
     app.state.genre_cache = GenreCache(settings.genre_cache_ttl_seconds)
