@@ -9,7 +9,7 @@ services are (``nginx/upstreams.MODE.conf.template``):
 - ``compose``: service names resolved again at request time through Docker's DNS, so
   that replicas added with ``docker compose up --scale`` get traffic.
 
-Two more files hold what envsubst cannot write (the image's ``nginx/entrypoint.sh``
+Three more files hold what envsubst cannot write (the image's ``nginx/entrypoint.sh``
 writes the same text there):
 
 - ``conf.d/trusted-proxies.inc``: a line per network of ``GATEWAY_TRUSTED_PROXIES``
@@ -17,7 +17,12 @@ writes the same text there):
   client;
 - ``conf.d/tls.inc``: ``nginx/tls.inc.template`` rendered when ``GATEWAY_TLS_CERT`` and
   ``GATEWAY_TLS_KEY`` are both set (HTTPS on ``GATEWAY_HTTPS_PORT``, plain HTTP
-  redirected there), a comment when neither is.
+  redirected there), a comment when neither is;
+- ``conf.d/access-log.inc``: where the JSON access lines go. Standard output, a line
+  written as each request ends, in the image (``docker logs``) and by default; a local
+  run may name a file instead (``write_local_config(access_log=...)``), which nginx
+  then writes through a 64 KB buffer flushed every second (``scripts/stack.py`` follows
+  that file to the terminal).
 
 This module substitutes the placeholders and writes a complete main configuration that
 runs nginx in the foreground as an ordinary process::
@@ -228,6 +233,30 @@ def render_tls(values: Mapping[str, str]) -> str:
     return render(TLS_TEMPLATE_PATH.read_text(encoding="utf-8"), merged)
 
 
+# conf.d/access-log.inc: the image's (entrypoint.sh writes this text) and the default.
+ACCESS_LOG_STDOUT = (
+    "# The JSON access lines, to standard output as each request ends (docker logs).\n"
+    "access_log /dev/stdout kinoarchive_json;\n"
+)
+# A file instead (a local run): written 64 KB at a time, and at least once a second.
+ACCESS_LOG_BUFFERING = "buffer=64k flush=1s"
+
+
+def render_access_log(path: Path | None) -> str:
+    """conf.d/access-log.inc: standard output (None), or the file *path*, buffered."""
+    if path is None:
+        return ACCESS_LOG_STDOUT
+    target = str(Path(path).resolve())
+    if _UNSAFE_VALUE.search(target):
+        raise RenderError(
+            f"the access log's path {target!r} contains whitespace or one of ; {{ }} ' \" \\ $ #"
+        )
+    return (
+        "# The JSON access lines, to a file: buffered, flushed at least once a second.\n"
+        f"access_log {target} kinoarchive_json {ACCESS_LOG_BUFFERING};\n"
+    )
+
+
 def check_limits(values: Mapping[str, str]) -> None:
     """RenderError unless the rate and burst are written as nginx reads them."""
     if not _RATE.match(values.get("GATEWAY_AUTH_RATE", "")):
@@ -286,15 +315,19 @@ def _user_directive(out_dir: Path) -> str:
 
 
 def write_local_config(
-    out_dir: Path, values: Mapping[str, str] | None = None, *, mode: str = "local"
+    out_dir: Path,
+    values: Mapping[str, str] | None = None,
+    *,
+    mode: str = "local",
+    access_log: Path | None = None,
 ) -> Path:
     """Write ``out_dir/nginx.conf`` and the two files it includes; return its path.
 
     ``gateway.conf`` is the rendered template, ``upstreams.conf`` the rendered upstreams
-    template of *mode* (``local`` or ``compose``), and ``conf.d/`` holds the two files
-    written from settings (trusted proxies, TLS). *values* override :func:`defaults`
-    (pass only what differs). nginx.conf has no ``daemon`` directive: start it with
-    ``-g 'daemon off;'``.
+    template of *mode* (``local`` or ``compose``), and ``conf.d/`` holds the files
+    written from settings (trusted proxies, TLS, the access log: standard output, or the
+    file *access_log*, buffered). *values* override :func:`defaults` (pass only what
+    differs). nginx.conf has no ``daemon`` directive: start it with ``-g 'daemon off;'``.
     """
     if mode not in UPSTREAMS_TEMPLATES:
         raise RenderError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
@@ -310,6 +343,7 @@ def write_local_config(
             trusted_proxies(merged.get("GATEWAY_TRUSTED_PROXIES", ""))
         ),
         "tls.inc": render_tls(merged),
+        "access-log.inc": render_access_log(access_log),
     }
     gateway_conf = out_dir / "gateway.conf"
     upstreams_conf = out_dir / "upstreams.conf"
@@ -344,7 +378,7 @@ def write_local_config(
         "http {\n"
         f"    include {_mime_types(out_dir)};\n"
         "    default_type application/octet-stream;\n"
-        "    access_log off;  # the gateway's server logs JSON lines to stdout\n"
+        "    access_log off;  # the gateway's server logs JSON lines (conf.d/access-log.inc)\n"
         "    sendfile on;\n"
         f"{temp_paths}"
         f"    include {upstreams_conf};\n"

@@ -1,9 +1,13 @@
 """Run the whole Kinoarchive stack locally, in the foreground: `make run`.
 
-Starts the three services (each migrates its database, and the catalog seeds itself,
-where that is needed: <SERVICE>_PREPARE_ON_START) and the nginx gateway,
-prefixes every line they print with the name of the process, and stops them all on
-Ctrl-C (SIGINT or SIGTERM). Run it with the project's virtual environment.
+Starts the three services (each runs its migrate entry point first, which brings its
+schema up to date and seeds an empty catalog: <SERVICE>_PREPARE_ON_START) and the nginx
+gateway, prefixes every line they print with the name of the process, and stops them all
+on Ctrl-C (SIGINT or SIGTERM). Run it with the project's virtual environment.
+
+nginx writes its JSON access lines to DATA_DIR/gateway/access.log, emptied at each
+start, through a 64 KB buffer flushed every second (a pipe would slow the gateway down);
+they are printed from that file as `gateway` lines, up to a second late.
 
 Before it starts anything it checks that its ports are free (a port taken, by an
 earlier stack still running for instance, stops it with the port's name and setting).
@@ -43,12 +47,10 @@ import argparse
 import errno
 import ipaddress
 import os
-import re
 import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -57,7 +59,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -75,6 +76,7 @@ STOP_GRACE_SECONDS = 8.0
 RESTART_FIRST_DELAY = 0.5
 RESTART_MAX_DELAY = 30.0
 RESTART_RESET_AFTER = 10.0  # seconds up after which the next delay is the first again
+FOLLOW_INTERVAL = 0.2  # seconds between two looks at the gateway's access log file
 
 
 @dataclass
@@ -112,6 +114,90 @@ class Output:
         thread = threading.Thread(target=pump, name=f"log-{name}", daemon=True)
         thread.start()
         return thread
+
+
+class FileFollower:
+    """Hands each complete line appended to a file to `emit`, from a thread that looks
+    every `interval` seconds (what the file held when it started is skipped).
+
+    A file cut shorter (truncated) is read again from its start; a file replaced under
+    the same name (rotated) is read to its end, then the new one from its start. stop()
+    reads what is left (a writer's last flush) and ends the thread."""
+
+    def __init__(
+        self, path: Path, emit: Callable[[str], None], interval: float = FOLLOW_INTERVAL
+    ) -> None:
+        self.path = path
+        self.emit = emit
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.file: IO[bytes] | None = None
+        self.partial = b""  # the start of a line whose end is not written yet
+        self.thread = threading.Thread(target=self._run, name=f"follow-{path.name}", daemon=True)
+
+    def start(self) -> None:
+        self._open(at_end=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping.wait(self.interval):
+                self.poll()
+            self.poll()
+            self._flush_partial()
+        finally:
+            if self.file is not None:
+                self.file.close()
+
+    def _open(self, *, at_end: bool) -> IO[bytes] | None:
+        try:
+            file = self.path.open("rb", buffering=0)
+        except FileNotFoundError:
+            return None
+        if at_end:
+            file.seek(0, os.SEEK_END)
+        self.file, self.partial = file, b""
+        return file
+
+    def poll(self) -> None:
+        """Emit the lines completed since the last look."""
+        file = self.file
+        if file is None:
+            file = self._open(at_end=False)  # made since it started: all of it is new
+        if file is None:
+            return
+        self._read(file)
+        try:
+            now = self.path.stat()
+        except FileNotFoundError:
+            return  # removed: the next file of that name is read from its start
+        opened = os.fstat(file.fileno())
+        if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+            self._flush_partial()
+            file.close()
+            self.file = None
+            replacement = self._open(at_end=False)
+            if replacement is not None:
+                self._read(replacement)
+        elif now.st_size < file.tell():
+            file.seek(0)
+            self.partial = b""
+            self._read(file)
+
+    def _read(self, file: IO[bytes]) -> None:
+        while chunk := file.read(1 << 16):
+            *lines, self.partial = (self.partial + chunk).split(b"\n")
+            for line in lines:
+                self.emit(line.decode("utf-8", "replace").rstrip())
+
+    def _flush_partial(self) -> None:
+        if self.partial:
+            self.emit(self.partial.decode("utf-8", "replace").rstrip())
+            self.partial = b""
 
 
 def _private_folder(path: Path) -> None:
@@ -244,56 +330,8 @@ def self_signed_certificate(folder: Path, host: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def _sqlite_file(stack: Stack, name: str) -> Path | None:
-    """The service's SQLite file, or None when its database is not a SQLite file."""
-    url = stack.env.get(f"{name.upper()}_DATABASE_URL", "")
-    if not url:
-        return Path(stack.env[f"{name.upper()}_DATA_DIR"]).resolve() / f"{name}.db"
-    prefix = "sqlite+aiosqlite:///"
-    if url.startswith(prefix) and ":memory:" not in url and "?" not in url:
-        return Path(url.removeprefix(prefix))
-    return None
-
-
-def _head_revision(name: str) -> str | None:
-    """The newest revision of a service's migration history, read from its files."""
-    versions = ROOT / f"{name}-service" / f"{name}_service" / "migrations" / "versions"
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in versions.glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        revision = re.search(r'^revision(?:: str)? = "([^"]+)"', text, re.MULTILINE)
-        parent = re.search(r'^down_revision(?:: [^=]+)? = "([^"]+)"', text, re.MULTILINE)
-        if revision:
-            revisions.add(revision.group(1))
-        if parent:
-            parents.add(parent.group(1))
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
-
-
-def _ready_already(stack: Stack, name: str) -> bool:
-    """True when the service's SQLite database is at the head revision (and, for the
-    catalog, has movies): then neither `migrate` nor `seed` would change anything.
-    A read-only look with the standard library: no second of imports for nothing."""
-    path = _sqlite_file(stack, name)
-    head = _head_revision(name)
-    if path is None or head is None or not path.is_file():
-        return False
-    try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
-            revision = db.execute("SELECT version_num FROM alembic_version").fetchall()
-            if revision != [(head,)]:
-                return False
-            if name == "catalog":
-                return db.execute("SELECT 1 FROM movies LIMIT 1").fetchone() is not None
-            return True
-    except sqlite3.Error:
-        return False
-
-
-# Migrations and the seed in one process: Python and the services' imports cost more
-# than the work itself, so one process for every step instead of one per step.
+# Each service's migrate entry point (`<name>_service.cli.migrate`, through its command
+# line), in one process: Python and the services' imports cost more than the work.
 _PREPARE = """
 import sys
 from importlib import import_module
@@ -301,29 +339,20 @@ from importlib import import_module
 for name in sys.argv[1:]:
     if import_module(f"{name}_service.cli").main(["migrate"]) != 0:
         sys.exit(f"{name}-service migrate failed")
-if "catalog" in sys.argv[1:]:
-    sys.exit(import_module("catalog_service.cli").main(["seed", "--if-empty"]))
 """
 
 
 def prepare(stack: Stack, out: Output) -> None:
-    """Migrations for every service, then the seed for an empty catalog.
-
-    Skipped for a service whose SQLite database is already at the head revision (and
-    seeded); the rest run in one process.
-    """
-    pending = [name for name in SERVICES if not _ready_already(stack, name)]
-    if not pending:
-        out.line("stack", "every schema is up to date and the catalog has movies")
-        return
-    command = [sys.executable, "-c", _PREPARE, *pending]
+    """Each service's migrate entry point: its schema to the newest revision, and for the
+    catalog the bundled films when it has no movies. Alembic says what is to be done."""
+    command = [sys.executable, "-c", _PREPARE, *SERVICES]
     result = subprocess.run(
         command, env=stack.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
     )
     for text in result.stdout.decode("utf-8", "replace").splitlines():
         out.line("stack", text)
     if result.returncode != 0:
-        raise SystemExit(f"migrate/seed of {', '.join(pending)} failed (exit {result.returncode})")
+        raise SystemExit(f"migrate failed (exit {result.returncode})")
 
 
 def render_gateway(stack: Stack) -> Path:
@@ -339,10 +368,20 @@ def render_gateway(stack: Stack) -> Path:
             GATEWAY_TLS_CERT=stack.env.get("GATEWAY_TLS_CERT", ""),
             GATEWAY_TLS_KEY=stack.env.get("GATEWAY_TLS_KEY", ""),
         )
+    access_log = access_log_path(stack)
     try:
-        return render.write_local_config(stack.data_dir / "gateway", values)
+        nginx_conf = render.write_local_config(
+            stack.data_dir / "gateway", values, access_log=access_log
+        )
     except render.RenderError as exc:
         raise SystemExit(f"the gateway's settings: {exc}") from exc
+    access_log.write_bytes(b"")  # each start's own lines: the file never grows for ever
+    return nginx_conf
+
+
+def access_log_path(stack: Stack) -> Path:
+    """The gateway's JSON access lines (written through a buffer; `run` prints them)."""
+    return stack.data_dir / "gateway" / "access.log"
 
 
 def check_gateway(nginx: str, nginx_conf: Path) -> None:
@@ -480,21 +519,15 @@ def stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def prepare_as_they_start(stack: Stack, out: Output) -> list[str]:
-    """Have each service whose database needs it migrate (and seed) itself as it starts.
+def prepare_as_they_start(stack: Stack) -> None:
+    """Have each service run its migrate entry point as it starts, before it serves.
 
     Quicker than `prepare` before starting them: the three processes load Python and their
-    imports side by side instead of after a fourth that loaded much the same. Returns
-    the services asked to.
+    imports side by side instead of after a fourth that loaded much the same. A service
+    whose database is up to date only reads Alembic's version table.
     """
-    pending = [name for name in SERVICES if not _ready_already(stack, name)]
-    for name in pending:
+    for name in SERVICES:
         stack.env[f"{name.upper()}_PREPARE_ON_START"] = "true"
-    if pending:
-        out.line("stack", f"{', '.join(pending)}: schema and seed prepared as each starts")
-    else:
-        out.line("stack", "every schema is up to date and the catalog has movies")
-    return pending
 
 
 def run(stack: Stack, out: Output, ready_timeout: float) -> int:
@@ -507,7 +540,7 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
             + ". Stop what listens there (an earlier stack still running?) or choose "
             "other ports with the settings named (GATEWAY_PORT=9000 make run)."
         )
-    preparing = prepare_as_they_start(stack, out)
+    prepare_as_they_start(stack)
     nginx_conf = render_gateway(stack)
     check_gateway(nginx, nginx_conf)
 
@@ -536,6 +569,10 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
         assert process.stdout is not None
         out.follow(name, process.stdout)
 
+    # nginx writes its access lines to a file, 64 KB at a time (a pipe read line by line
+    # here would cost the gateway much of its speed); they reach the terminal from there.
+    access_log = FileFollower(access_log_path(stack), lambda text: out.line("gateway", text))
+    access_log.start()
     try:
         planned = commands(stack, nginx, nginx_conf)
         for name in SERVICES:
@@ -556,13 +593,14 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
             out.line("stack", f"the stack did not become ready{why}; stopping")
             return 1
         # Migrated and seeded by now: a process started again need not check that.
-        for name in preparing:
+        for name in SERVICES:
             stack.env.pop(f"{name.upper()}_PREPARE_ON_START", None)
         supervise(processes, started_at, planned, start, stopping, out)
         out.line("stack", "stopping")
         return 0
     finally:
         stop(processes)
+        access_log.stop()  # after nginx: the lines it flushed as it stopped are printed
 
 
 def supervise(

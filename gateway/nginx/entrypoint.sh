@@ -1,5 +1,5 @@
 #!/bin/sh
-# The gateway image's entrypoint: writes the two files of gateway.conf that envsubst
+# The gateway image's entrypoint: writes the three files of gateway.conf that envsubst
 # cannot (the same text as gateway/render.py writes for a local run), then runs its
 # arguments: the base image's /docker-entrypoint.sh, which renders
 # /etc/nginx/templates/*.template into conf.d, and nginx.
@@ -11,6 +11,7 @@
 #                               container) are both there and not empty, a comment when
 #                               neither is. Compose mounts /dev/null (empty) in their
 #                               place when .env names no certificate.
+#   conf.d/access-log.inc       the JSON access lines to standard output
 #
 # GATEWAY_CONF_OUT (/etc/nginx/conf.d) and GATEWAY_TLS_TEMPLATE
 # (/etc/nginx/kinoarchive/tls.inc.template) say where, for gateway/tests.
@@ -78,5 +79,13 @@ else
         echo "# HTTPS listener that goes here when both are set)."
     } >"$out/tls.inc"
 fi
+
+# --- Access log -----------------------------------------------------------------------
+# To standard output, as each request ends: docker logs. (A local run may send it to a
+# file, buffered: gateway/render.py.)
+{
+    echo "# The JSON access lines, to standard output as each request ends (docker logs)."
+    echo "access_log /dev/stdout kinoarchive_json;"
+} >"$out/access-log.inc"
 
 exec "$@"
