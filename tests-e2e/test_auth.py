@@ -1,4 +1,4 @@
-"""Register, login, refresh, logout through the gateway (CONTRACT.md, Auth).
+"""Register, login, refresh, logout through the gateway (docs/api.md, Auth).
 
 Black box: only HTTP. Each test registers its own account (a unique email). Failed
 logins are kept to a few, so that the per-address throttle of a long-running stack

@@ -30,10 +30,24 @@ def test_cors_lets_a_frontend_elsewhere_call(api: httpx.Client) -> None:
 
 
 def test_unknown_paths_and_internal_endpoints_are_json_404(api: httpx.Client) -> None:
-    for path in ("/nothing", "/metrics", "/docs", "/openapi.json", "/internal/users/1/password"):
+    # /docs and /openapi.json are the gateway's public reference (test_reference below).
+    for path in ("/nothing", "/metrics", "/redoc", "/internal/users/1/password"):
         response = api.get(path)
         assert response.status_code == 404, path
         assert response.json()["code"] == "not_found"
+
+
+def test_reference(api: httpx.Client) -> None:
+    """/openapi.json: the public routes as the gateway serves them, nothing internal;
+    /docs: the page that lists them."""
+    document = api.get("/openapi.json").json()
+    assert "/movies/" in document["paths"]
+    assert "/favorites/movies/{movie_id}/" in document["paths"]
+    assert not [path for path in document["paths"] if path.startswith(("/internal", "/metrics"))]
+    for path in ("/docs", "/docs/"):
+        page = api.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
 
 
 def test_health(api: httpx.Client) -> None:

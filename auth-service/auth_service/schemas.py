@@ -1,4 +1,4 @@
-"""The auth service's wire shapes (CONTRACT.md, Auth) and the password policy."""
+"""The auth service's wire shapes (docs/api.md, Auth) and the password policy."""
 
 import re
 from datetime import UTC, datetime

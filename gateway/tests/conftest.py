@@ -39,6 +39,10 @@ NGINX_MISSING = (
     "real nginx: install it, e.g. `apt-get install nginx-light`."
 )
 UPSTREAM_TIMEOUT = "1s"
+# Seconds that bound a wait for an event which would otherwise hang. Never a pass/fail line
+# between fast and slow: a loaded machine takes longer, far from this.
+HANG = 60.0
+SLOW_SECONDS = 10.0  # a slow stub's delay: many times the timeouts it outlasts
 
 _ports_handed_out: set[int] = set()
 
@@ -106,6 +110,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
         stub.requests.append(record)
         if stub.delay:
             time.sleep(stub.delay)
+        if stub.gate is not None:  # held until the test opens it (HANG bounds a forgotten one)
+            stub.gate.wait(HANG)
 
         status = 200
         if target.path == "/health/ready":
@@ -149,6 +155,7 @@ class StubUpstream:
         self.port = port or free_port()
         self.health_status = 200
         self.delay = 0.0
+        self.gate: threading.Event | None = None  # when set: answers wait until it opens
         self.requests: list[dict[str, Any]] = []
         self._server: _StubServer | None = None
         self._thread: threading.Thread | None = None
@@ -195,6 +202,7 @@ class StubUpstream:
     def reset(self) -> None:
         self.health_status = 200
         self.delay = 0.0
+        self.gate = None
         self.requests.clear()
         self.start()
 
@@ -248,7 +256,7 @@ class GatewayProcess:
             stderr=stderr,
             start_new_session=True,  # its own process group: the workers go with the master
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + HANG
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self.stop()
@@ -285,6 +293,25 @@ class GatewayProcess:
     def access_log(self) -> list[dict[str, Any]]:
         lines = self.stdout_path.read_text(encoding="utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
+
+    def error_log_size(self) -> int:
+        return self.stderr_path.stat().st_size
+
+    def error_log_once(self, since: int, text: str) -> str:
+        """The error log written after byte `since`, once it holds `text` (nginx writes
+        the line as it fails the request; waiting for it only bounds a hang)."""
+        deadline = time.monotonic() + HANG
+        while True:
+            with self.stderr_path.open("rb") as log:
+                log.seek(since)
+                written = log.read().decode(errors="replace")
+            if text in written or time.monotonic() > deadline:
+                return written
+            time.sleep(0.05)
+
+    def rendered_config(self) -> str:
+        """Every file render.py wrote for this nginx (nginx.conf and what it includes)."""
+        return "\n".join(path.read_text() for path in sorted(self.workdir.glob("*.conf")))
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
@@ -406,7 +433,9 @@ def blackhole() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def slow_stub() -> Iterator[StubUpstream]:
     stub = StubUpstream("slow").start()
-    stub.delay = 3.0  # longer than the 1 s upstream timeout and the 2 s readiness probe
+    # Far longer than the 1 s upstream timeout and the 2 s readiness probe: that nginx gives
+    # up first stays true however late a loaded machine runs its timers.
+    stub.delay = SLOW_SECONDS
     yield stub
     stub.stop()
 

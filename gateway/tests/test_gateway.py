@@ -23,6 +23,7 @@ import httpx
 import pytest
 import render
 from conftest import (
+    HANG,
     NGINX_MISSING,
     GatewayProcess,
     StubUpstream,
@@ -411,7 +412,7 @@ def test_access_log_is_one_json_line_per_request(
     client: httpx.Client, gateway: GatewayProcess
 ) -> None:
     client.get("/movies/?page=2", headers={"X-Request-ID": "log-line-test"})
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + HANG  # nginx writes it as the request ends: this bounds a hang
     while True:
         lines = [line for line in gateway.access_log() if line["request_id"] == "log-line-test"]
         if lines or time.monotonic() > deadline:
@@ -491,14 +492,15 @@ def test_internal_error_is_json_500(start_gateway: Any, plain_stub: StubUpstream
     assert_json_error(response, 500, "internal_error")
 
 
-def test_refused_upstream_is_json_503_quickly_and_names_the_service(
+def test_refused_upstream_is_json_503_at_once_and_names_the_service(
     broken_gateway: GatewayProcess,
 ) -> None:
+    """No stopwatch: the error log says each 503 came from the refused connection itself,
+    which nginx answers at once, and not from a timeout running out."""
+    log_start = broken_gateway.error_log_size()
     with broken_gateway.client() as http:
         for target in ["/movies/", "/genres", "/directors/1/"]:
-            started = time.monotonic()
             response = http.get(target)
-            elapsed = time.monotonic() - started
             assert response.status_code == 503
             assert response.json() == {
                 "message": "The catalog service is unavailable. Please try again later.",
@@ -507,28 +509,41 @@ def test_refused_upstream_is_json_503_quickly_and_names_the_service(
             assert response.headers["content-type"] == "application/json"
             assert len(response.headers.get_list("x-request-id")) == 1
             assert response.headers["access-control-allow-origin"] == "https://kino.example"
-            assert elapsed < 1.5
+    log = broken_gateway.error_log_once(log_start, "Connection refused")
+    assert log.count("(111: Connection refused) while connecting to upstream") == 3, log
+    assert "timed out" not in log, log
 
 
 def test_unreachable_upstream_is_json_503_after_the_connect_timeout(
     start_gateway: Any, blackhole: str, plain_stub: StubUpstream
 ) -> None:
+    """The connect timeout, not GATEWAY_UPSTREAM_TIMEOUT (30 s here), gives up on a host
+    that drops connection attempts: nginx says so in its log, and every connect timeout
+    rendered is 2 s, well under the contract's 5 s. The stopwatch checks only the lower
+    side (nginx waited), which a loaded machine can only make longer."""
     gateway: GatewayProcess = start_gateway(
         CATALOG_UPSTREAM=plain_stub.address,
         AUTH_UPSTREAM=plain_stub.address,
         USER_UPSTREAM=blackhole,
         GATEWAY_UPSTREAM_TIMEOUT="30s",
     )
+    log_start = gateway.error_log_size()
     with gateway.client() as http:
         started = time.monotonic()
         response = http.get("/favorites/movies/")
         elapsed = time.monotonic() - started
     body = assert_json_error(response, 503, "service_unavailable")
     assert body["message"] == "The user service is unavailable. Please try again later."
-    assert 1.5 <= elapsed < 4  # proxy_connect_timeout 2s, well under the contract's 5 s
+    assert elapsed >= 1.5
+    log = gateway.error_log_once(log_start, "timed out")
+    assert "upstream timed out (110: Connection timed out) while connecting to upstream" in log
+    config = gateway.rendered_config()
+    assert set(re.findall(r"proxy_connect_timeout (\S+);", config)) == {"2s"}
 
 
 def test_slow_upstream_is_json_504(broken_gateway: GatewayProcess) -> None:
+    """GATEWAY_UPSTREAM_TIMEOUT=1s: nginx gives up (504) on a service that answers only
+    after SLOW_SECONDS; the stopwatch checks only that it waited (the lower side)."""
     with broken_gateway.client() as http:
         started = time.monotonic()
         response = http.post("/auth/login/", json={"email": "a@x.io", "password": "x" * 8})
@@ -540,32 +555,52 @@ def test_slow_upstream_is_json_504(broken_gateway: GatewayProcess) -> None:
     }
     assert response.headers["content-type"] == "application/json"
     assert response.headers["access-control-allow-origin"] == "https://kino.example"
-    assert 0.9 <= elapsed < 2.5  # GATEWAY_UPSTREAM_TIMEOUT=1s
+    assert elapsed >= 0.9
+    config = broken_gateway.rendered_config()
+    assert "proxy_read_timeout 1s;" in config
+    assert "proxy_send_timeout 1s;" in config
 
 
 def test_other_services_keep_answering_while_one_is_down_or_hung(
-    broken_gateway: GatewayProcess,
+    start_gateway: Any, plain_stub: StubUpstream
 ) -> None:
-    slow_results: list[int] = []
+    """Nothing waits behind a hung service. The auth stub holds its request until the test
+    lets it go, and meanwhile every other route answers: a gateway that queued them behind
+    it would hang here. The order of events is the proof, not a stopwatch."""
+    hung = StubUpstream("hung").start()
+    gate = hung.gate = threading.Event()
+    gateway: GatewayProcess = start_gateway(
+        CATALOG_UPSTREAM=f"127.0.0.1:{free_port()}",  # down: nothing ever listens there
+        AUTH_UPSTREAM=hung.address,
+        USER_UPSTREAM=plain_stub.address,
+        GATEWAY_UPSTREAM_TIMEOUT="120s",  # longer than HANG: only the gate lets it go
+    )
+    hung_results: list[int] = []
 
-    def call_slow_service() -> None:
-        with broken_gateway.client() as http:
-            slow_results.extend(http.get("/auth/login/").status_code for _ in range(2))
+    def call_hung_service() -> None:
+        with httpx.Client(base_url=gateway.url, timeout=HANG * 3) as http:
+            hung_results.extend(http.get("/auth/login/").status_code for _ in range(2))
 
-    worker = threading.Thread(target=call_slow_service)
+    worker = threading.Thread(target=call_hung_service)
     worker.start()
     try:
-        time.sleep(0.2)  # auth is now hanging
-        with broken_gateway.client() as http:
+        deadline = time.monotonic() + HANG
+        while not hung.requests:  # auth now holds the first request
+            assert time.monotonic() < deadline, "the hung service never got its request"
+            time.sleep(0.05)
+        with gateway.client() as http:
             for _ in range(5):
-                started = time.monotonic()
                 assert http.get("/user/").status_code == 200
                 assert http.get("/favorites/movies/").json()["service"] == "plain"
                 assert http.get("/movies/").status_code == 503
-                assert time.monotonic() - started < 0.5
+        # All of that while auth still held the first request.
+        assert hung_results == []
+        assert len(hung.requests) == 1
     finally:
+        gate.set()
         worker.join()
-    assert slow_results == [504, 504]
+        hung.stop()
+    assert hung_results == [200, 200]
 
 
 def test_restarted_service_is_used_again_at_once(
@@ -755,16 +790,29 @@ def test_probes_send_only_the_gateways_headers(
     assert upstream_headers(probe, "X-Request-ID") == ["probe-1"]
 
 
-def test_hung_service_is_reported_down_within_about_two_seconds(
-    client: httpx.Client, upstreams: dict[str, StubUpstream]
+def test_hung_service_is_reported_down_after_its_two_second_probe(
+    gateway: GatewayProcess, client: httpx.Client, upstreams: dict[str, StubUpstream]
 ) -> None:
-    upstreams["user"].delay = 3.0
-    started = time.monotonic()
-    response = client.get("/health/ready")
-    elapsed = time.monotonic() - started
+    """The user stub holds the probe until the test lets it go, so "down" can only come
+    from the probe's own timeout; that timeout is the rendered 2 s, and the stopwatch
+    checks only the lower side (the probe waited), which load can only make longer."""
+    gate = upstreams["user"].gate = threading.Event()
+    try:
+        started = time.monotonic()
+        response = client.get("/health/ready")
+        elapsed = time.monotonic() - started
+    finally:
+        gate.set()
     body = assert_json_error(response, 503, "service_unavailable")
     assert body["services"] == {"catalog": "up", "auth": "up", "user": "down"}
-    assert 1.5 <= elapsed < 2.9
+    assert elapsed >= 1.5
+    probes = re.findall(
+        r"location = /_gateway/probe/(\w+) \{(.*?)\}", gateway.rendered_config(), re.S
+    )
+    assert [name for name, _ in probes] == ["catalog", "auth", "user"]
+    for _, block in probes:
+        for directive in ("proxy_connect_timeout", "proxy_send_timeout", "proxy_read_timeout"):
+            assert f"{directive} 2s;" in block, block
 
 
 def test_readiness_recovers(client: httpx.Client, upstreams: dict[str, StubUpstream]) -> None:
@@ -785,9 +833,10 @@ def test_readiness_recovers(client: httpx.Client, upstreams: dict[str, StubUpstr
         "/internal/x",
         "/internal/users/1",
         "/metrics",
-        "/docs",
+        # A service's own /docs and /openapi.json stay out of reach: the gateway answers
+        # those two paths itself with the public reference (test_api_docs.py).
         "/redoc",
-        "/openapi.json",
+        "/docs/oauth2-redirect",
         "/health/live",
         "/_gateway/error",
         "/_gateway/probe/catalog",

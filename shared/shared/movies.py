@@ -1,4 +1,4 @@
-"""The Movie wire shape (CONTRACT.md, Catalog): served by the catalog, and passed on
+"""The Movie wire shape (docs/api.md, Catalog): served by the catalog, and passed on
 unchanged by the user service's bookmark lists. Documented once, here."""
 
 from pydantic import BaseModel

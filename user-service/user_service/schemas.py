@@ -1,4 +1,4 @@
-"""The user service's wire shapes (CONTRACT.md, User).
+"""The user service's wire shapes (docs/api.md, User and Sessions).
 
 Both spellings of the favourite genre are read and both are written, for the clients
 written from the brief (`favorite_genre`, `{password_1, password_2}`) and for the
