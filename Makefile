@@ -1,7 +1,7 @@
 # The two commands that matter: `make run` and `make test`. Both prepare a fresh
 # machine first (virtual environment, packages, nginx) through scripts/bootstrap.sh.
-.PHONY: run test test-postgres check-deploy lint format bootstrap import clean bench \
-	compose-up compose-down compose-roll compose-test
+.PHONY: run test test-postgres check-deploy check-licenses lint format bootstrap import clean \
+	bench compose-up compose-down compose-roll compose-test
 
 VENV := .venv/bin
 
@@ -19,14 +19,27 @@ test-postgres: bootstrap
 lint: bootstrap
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
-	$(VENV)/mypy shared/shared catalog-service/catalog_service auth-service/auth_service \
-		user-service/user_service gateway/render.py gateway/tests scripts/stack.py \
-		scripts/check_deploy.py scripts/compose.py deploy/tests
+	$(VENV)/mypy shared/shared testkit/testkit catalog-service/catalog_service \
+		auth-service/auth_service user-service/user_service gateway/render.py gateway/tests \
+		scripts/stack.py scripts/check_deploy.py scripts/check_licenses.py scripts/compose.py \
+		scripts/openapi.py deploy/tests bench
+	@# One run per suite whose module names would clash with another's: each tests/ below
+	@# is a package named `tests`, and tests-e2e, its browser/ and tests-compose each have
+	@# a top-level conftest.py. MYPYPATH holds what pytest puts on sys.path.
+	for suite in shared catalog-service auth-service user-service; do \
+		$(VENV)/mypy $$suite/tests || exit 1; done
+	MYPYPATH=tests-e2e:tests-e2e/security $(VENV)/mypy tests-e2e/*.py tests-e2e/faults \
+		tests-e2e/security
+	MYPYPATH=tests-e2e/browser $(VENV)/mypy tests-e2e/browser
 	MYPYPATH=scripts:tests-e2e $(VENV)/mypy tests-compose
 
 # docker-compose.yml and the Dockerfiles, checked without Docker (also a test suite).
 check-deploy: bootstrap
 	$(VENV)/python scripts/check_deploy.py
+
+# Every package the service images ship, licensed compatibly with MIT (README, "License").
+check-licenses: bootstrap
+	$(VENV)/python scripts/check_licenses.py
 
 # The composed stack (docker-compose.yml; README, "Deployment"). The Docker engine and
 # the base images come first: deploy/ci/engine.sh installs and starts dockerd when none
@@ -57,7 +70,7 @@ compose-test: bootstrap
 # root on Debian), the stack on core 0 and wrk on core 1; prints the table of results and
 # writes bench/RESULTS.md. BENCH_ARGS="--quick" tries it in about two minutes.
 bench: bootstrap
-	$(VENV)/python bench/run.py $(BENCH_ARGS)
+	$(VENV)/python -m bench $(BENCH_ARGS)
 
 format: bootstrap
 	$(VENV)/ruff check --fix .

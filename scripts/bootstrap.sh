@@ -18,7 +18,7 @@ fi
 # Reinstall when any dependency list changed since the last install.
 stamp=.venv/.installed
 wanted=$(cat requirements-dev.txt constraints.txt tests-e2e/requirements.txt \
-    tests-e2e/requirements-browser.txt \
+    tests-e2e/requirements-browser.txt testkit/pyproject.toml \
     shared/pyproject.toml ./*-service/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "installing the packages into .venv"

@@ -7,7 +7,9 @@ Docker daemon:
                Compose Specification's JSON schema (deploy/compose-spec.json)
   dockerfiles  every service that compose builds has its Dockerfile, and every service
                folder is built; each Dockerfile copies files that exist, layers the
-               dependencies before the code, runs as a non-root user, has a HEALTHCHECK
+               dependencies before the code, runs as a non-root user, has a HEALTHCHECK,
+               and installs nothing only the tests need (testkit/, schemathesis,
+               hypothesis, pytest), directly or as a dependency of its projects
   health       every long-running container has a health check; every depends_on waits
                on a condition; each service starts after its one-shot migration
   environment  every setting a service reads (found by importing the service's
@@ -43,6 +45,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,6 +343,8 @@ def check_dockerfiles(project: Project) -> list[str]:
 
 # What a Dockerfile copies to install dependencies, before the code.
 DEPENDENCY_FILES = ("pyproject.toml", "constraints.txt")
+# What only the test suites need (and `pytest-*`): no image installs it or depends on it.
+TEST_ONLY = frozenset({"kinoarchive-testkit", "testkit", "schemathesis", "hypothesis", "pytest"})
 
 
 def lint(dockerfile: Path) -> list[str]:
@@ -376,7 +381,84 @@ def lint(dockerfile: Path) -> list[str]:
         resolves = "pip install" in command and "--no-deps" not in command
         if instruction.keyword == "RUN" and resolves and "-c constraints.txt" not in command:
             problems.append("pip installs without -c constraints.txt (unpinned versions)")
+        if instruction.keyword == "RUN":
+            problems += installs_for_tests(command, context)
+    if any(Path(source).parts[:1] == ("testkit",) for source in copies):
+        problems.append("copies testkit/, the test suites' helpers, into the image")
     return problems
+
+
+def distribution(requirement: str) -> str:
+    """The normalized project name of a requirement: `Hypothesis[cli]>=6` -> `hypothesis`."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement.strip())
+    return re.sub(r"[-_.]+", "-", match.group()).lower() if match else ""
+
+
+def installs_for_tests(command: str, context: Path) -> list[str]:
+    """What the `pip install`s of one RUN would put in the image that only the tests
+    need: named on the command line, listed in a `-r` file, or a dependency of a project
+    installed from the build context (WORKDIR mirrors it: `./shared` is its shared/)."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:  # unbalanced quotes: the build would fail first
+        return []
+    steps: list[list[str]] = [[]]
+    for token in tokens:
+        if token in ("&&", "||", ";", "|", "&"):
+            steps.append([])
+        else:
+            steps[-1].append(token)
+    problems: list[str] = []
+    for words in steps:
+        if "install" not in words or not any(word.endswith("pip") for word in words):
+            continue
+        arguments = iter(words[words.index("install") + 1 :])
+        for option in arguments:
+            word = option
+            if option in ("-c", "--constraint", "-r", "--requirement", "-e", "--editable"):
+                word = next(arguments, "")
+            if option in ("-c", "--constraint") or not word or word.startswith("-"):
+                continue
+            if option in ("-r", "--requirement"):
+                names = {distribution(line) for line in _lines(context / word)} - {""}
+                where = f" (listed in {word})"
+            elif word.startswith((".", "/")):
+                project = context / word.lstrip("/")
+                name, dependencies = _project(project / "pyproject.toml")
+                if {distribution(project.name), name} & TEST_ONLY:
+                    problems.append(f"installs {word}, which only the tests need")
+                    continue
+                if "--no-deps" in words:
+                    continue
+                names, where = dependencies, f" (a dependency of {word})"
+            else:
+                names, where = {distribution(word)}, ""
+            for name in sorted(names):
+                if name in TEST_ONLY or name.startswith("pytest-"):
+                    problems.append(f"installs {name}, which only the tests need{where}")
+    return problems
+
+
+def _lines(requirements: Path) -> list[str]:
+    """A requirements file's requirements (options and comments left out)."""
+    try:
+        text = requirements.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def _project(pyproject: Path) -> tuple[str, set[str]]:
+    """The project's name and its dependencies, normalized (nothing if unreadable)."""
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return "", set()
+    dependencies = {distribution(requirement) for requirement in project.get("dependencies", [])}
+    return distribution(project.get("name", "")), dependencies - {""}
 
 
 def one_shot(service: Mapping[str, Any]) -> bool:

@@ -111,8 +111,9 @@ class Traffic:
         outcomes = Counter(outcome for _, _, outcome in self.results)
         return f"{len(self.results)} requests {dict(outcomes)}, slowest {slowest:.2f} s"
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> None:
-        """Until at least `count` answers have come (the stream is flowing)."""
+    def wait_for(self, count: int, timeout: float = 120.0) -> None:
+        """Until at least `count` answers have come (the stream is flowing); `timeout` only
+        bounds a stream that stopped, however slowly a loaded machine lets it flow."""
         deadline = time.monotonic() + timeout
         while len(self.results) < count and time.monotonic() < deadline:
             time.sleep(0.05)

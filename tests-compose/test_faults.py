@@ -50,9 +50,15 @@ def test_killing_a_replica_fails_only_the_requests_in_flight(stack: Stack) -> No
     failures = traffic.failures()
     report(f"docker kill of one of two catalog replicas, 4 clients: {traffic.summary()}; "
            f"failed: {len(failures)}")  # fmt: skip
-    # Each client has at most one request in flight when the kill lands.
+    # Each client has at most one request in flight when the kill lands...
     assert len(failures) <= traffic.clients, failures
-    assert all(abs(began - killed_at) < 5 for began, _, _ in failures), failures
+    # ...and each failure is one of those: still running when the kill began (one that had
+    # ended could not fail from it), and none once the stream went on: the 200 requests
+    # begun last, after the kill and the DNS answers' lifetime, all succeeded. Events, not
+    # a window of seconds, which a loaded machine could stretch.
+    assert all(began + seconds >= killed_at for began, seconds, _ in failures), failures
+    latest = sorted(traffic.results)[-200:]
+    assert [result for result in latest if result[2] != "200"] == [], traffic.summary()
     subprocess.run(["docker", "start", victim.name], check=True, capture_output=True)
     stack.wait_ready()
 

@@ -46,7 +46,7 @@ def genre_ids(api: httpx.Client) -> list[int]:
 
 def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["code"] == code
     assert isinstance(body["message"], str)
     assert body["message"]
@@ -304,7 +304,7 @@ def test_the_sessions_routes_need_a_token(api: httpx.Client, alice: Account) -> 
 # -- bookmarks -----------------------------------------------------------------------------
 
 
-def favorites(api: httpx.Client, account: Account, **params: object) -> list[int]:
+def favorites(api: httpx.Client, account: Account, **params: str | int) -> list[int]:
     response = api.get("/favorites/movies/", params=params, headers=account.headers)
     assert response.status_code == 200, response.text
     return [movie["id"] for movie in response.json()]

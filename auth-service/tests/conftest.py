@@ -18,13 +18,13 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from auth_service.cli import MIGRATIONS
+from auth_service import cli as auth_cli
 from auth_service.config import AuthSettings
 from auth_service.main import create_app, install_throttles
 from auth_service.throttle import LoginThrottle, MemoryFailureLog, Throttles
 from shared.db import Database
 from shared.jwt import JwtSettings
-from shared.testing import migrated_database, rolled_back_session, use_session
+from testkit.database import migrated_database, rolled_back_session, use_session
 
 INTERNAL_TOKEN = "internal-" + "x" * 40
 PASSWORD = "correct horse battery staple"
@@ -75,7 +75,7 @@ def jwt_settings() -> JwtSettings:
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    async with migrated_database("auth", MIGRATIONS) as url:
+    async with migrated_database("auth", auth_cli.migrate) as url:
         yield url
 
 
@@ -130,7 +130,7 @@ def make_client(
 @pytest.fixture
 async def committed_app(jwt_settings: JwtSettings) -> AsyncIterator[FastAPI]:
     """An app on a fresh database of its own, committing for real (races, purge)."""
-    async with migrated_database("auth_race", MIGRATIONS) as url:
+    async with migrated_database("auth_race", auth_cli.migrate) as url:
         application = create_app(auth_settings(url), jwt_settings)
         yield application
         await application.state.database.dispose()

@@ -9,7 +9,8 @@ import pytest
 
 from auth_service.main import create_app
 from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType
-from shared.testing import use_session, write_key_pair
+from testkit.database import use_session
+from testkit.keys import write_key_pair
 from tests.conftest import (
     asgi_client,
     auth_settings,

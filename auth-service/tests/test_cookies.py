@@ -91,7 +91,7 @@ async def test_without_the_header_login_answers_the_pair_and_sets_no_cookie(
 
 
 async def test_without_the_header_the_cookie_is_never_read(client, account) -> None:
-    cookie = refresh_cookie(await cookie_login(client))["value"]
+    cookie = str(refresh_cookie(await cookie_login(client))["value"])
     client.cookies.clear()
     sent = {"Cookie": f"{COOKIE_NAME}={cookie}"}
     # PUT and logout want their body, as the contract says; the cookie stands in for nothing.
@@ -348,7 +348,7 @@ async def test_web_origins_lets_a_public_origin_in(client, account, set_settings
 
 # --- Forms from other sites cannot log in or register ------------------------------------
 
-FORM_BODIES = {
+FORM_BODIES: dict[str, dict[str, Any]] = {
     "urlencoded": {"data": {"email": CREDENTIALS["email"], "password": PASSWORD}},
     "multipart": {"files": {"email": (None, CREDENTIALS["email"]), "password": (None, PASSWORD)}},
     "text-plain": {

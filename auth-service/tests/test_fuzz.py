@@ -1,4 +1,4 @@
-"""Fuzzing the auth service's OpenAPI document (shared/fuzzing.py): every generated request,
+"""Fuzzing the auth service's OpenAPI document (testkit.fuzzing): every generated request,
 valid or not, gets a documented answer and never a 5xx. On a committed database of its
 own, with cheap hashing; the throttle's 429 is one of the documented answers."""
 
@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import schemathesis
 
-from auth_service.cli import MIGRATIONS
+from auth_service import cli as auth_cli
 from auth_service.main import create_app
-from shared.fuzzing import fuzz_operation, load_schema, operations, stop_apps
 from shared.jwt import JwtSettings
-from shared.testing import migrated_database
+from testkit.database import migrated_database
+from testkit.fuzzing import fuzz_operation, load_schema, operations, stop_apps
 from tests.conftest import INTERNAL_TOKEN, auth_settings
 
 # The document needs no database: an app that never connects lists the operations.
@@ -22,7 +22,7 @@ OPERATIONS = operations(
 
 @pytest.fixture(scope="module")
 async def fuzz_database_url() -> AsyncIterator[str]:
-    async with migrated_database("auth_fuzz", MIGRATIONS) as url:
+    async with migrated_database("auth_fuzz", auth_cli.migrate) as url:
         yield url
 
 

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from auth_service.config import AuthSettings
 from auth_service.main import create_app
 from shared.jwt import JwtSettings
-from shared.testing import threaded_callables
+from testkit.apps import threaded_callables
 
 
 async def test_health_answers(tmp_path, jwt_settings: JwtSettings) -> None:

@@ -1,10 +1,11 @@
 """PUT /internal/users/{id}/password: the password change that user-service forwards."""
 
+import httpx
 import pytest
 
 from auth_service.main import create_app
 from auth_service.passwords import HashQueueFull, Passwords
-from shared.testing import use_session
+from testkit.database import use_session
 from tests.conftest import (
     INTERNAL_TOKEN,
     PASSWORD,
@@ -21,7 +22,13 @@ NEW_PASSWORD = "a brand new passphrase"
 HEADERS = {"X-Internal-Token": INTERNAL_TOKEN}
 
 
-async def change(client, user_id, current=PASSWORD, new=NEW_PASSWORD, headers=HEADERS):
+async def change(
+    client: httpx.AsyncClient,
+    user_id: int,
+    current: str = PASSWORD,
+    new: str = NEW_PASSWORD,
+    headers: dict[str, str] = HEADERS,
+) -> httpx.Response:
     return await client.put(
         f"/internal/users/{user_id}/password",
         json={"current_password": current, "new_password": new},

@@ -7,6 +7,7 @@ from argon2 import PasswordHasher
 from auth_service.passwords import Argon2Parameters, HashQueueFull, Passwords
 
 CHEAP = Argon2Parameters(memory_kib=64, time_cost=1, parallelism=1)
+HANG = 120.0  # seconds: bounds a wait that would otherwise hang; never a pass/fail line
 
 
 async def test_hash_and_verify() -> None:
@@ -40,6 +41,7 @@ async def test_concurrent_hashes_are_bounded(monkeypatch) -> None:
     running = 0
     peak = 0
     release = threading.Event()
+    two_running = threading.Event()
     original = passwords._hash
 
     def tracked(password: str) -> str:
@@ -47,7 +49,9 @@ async def test_concurrent_hashes_are_bounded(monkeypatch) -> None:
         with lock:
             running += 1
             peak = max(peak, running)
-        release.wait(timeout=5)
+            if running >= 2:
+                two_running.set()
+        release.wait()
         try:
             return original(password)
         finally:
@@ -56,16 +60,17 @@ async def test_concurrent_hashes_are_bounded(monkeypatch) -> None:
 
     monkeypatch.setattr(passwords, "_hash", tracked)
     tasks = [asyncio.create_task(passwords.hash(f"password {i}")) for i in range(8)]
-    # Wait (bounded) until two hashes run, give the others every chance to start too...
-    for _ in range(500):
-        if running >= 2:
-            break
-        await asyncio.sleep(0.01)
-    for _ in range(20):
-        await asyncio.sleep(0.01)
-    # ...and none did: the other six wait for a slot.
-    assert peak == 2
-    release.set()
+    try:
+        # Wait until two hashes run (the deadline only bounds a hang), give the others
+        # a chance to start too...
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, two_running.wait, HANG)
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        # ...and none did: the other six wait for a slot.
+        assert peak == 2
+    finally:
+        release.set()
     await asyncio.gather(*tasks)
     assert peak == 2
 
@@ -86,19 +91,38 @@ async def test_the_dummy_hash_has_the_same_parameters() -> None:
     assert not passwords.needs_rehash(dummy)
 
 
-async def test_work_memory_goes_back_once_hashing_pauses() -> None:
+async def test_work_memory_goes_back_once_hashing_pauses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The idle timer runs on the event loop's clock, which the test moves by hand: a slow
+    hash or a late thread cannot make a pause of its own."""
     trims: list[str] = []
+    trimmed = threading.Event()
 
     def release() -> None:
         trims.append(threading.current_thread().name)
+        trimmed.set()
+
+    loop = asyncio.get_running_loop()
+    clock = [loop.time()]
+    monkeypatch.setattr(loop, "time", lambda: clock[0])
+
+    async def let_the_loop_run() -> None:
+        for _ in range(10):  # timers now due run within these turns
+            await asyncio.sleep(0)
 
     passwords = Passwords(CHEAP, idle_seconds=0.5, release_memory=release)
     try:
         for _ in range(6):  # logins keep coming: the memory is kept for the next one
             await passwords.hash("some password")
-            await asyncio.sleep(0.01)
+            clock[0] += 0.4  # each next one comes before the pause is long enough
+            await let_the_loop_run()
         assert trims == []
-        await asyncio.sleep(1.0)  # a pause: given back once, on the pool's thread
+        clock[0] += 0.1  # a pause of 0.5 s since the last hash: given back, once
+        await let_the_loop_run()
+        await loop.run_in_executor(None, trimmed.wait, HANG)  # on the pool's thread
+        clock[0] += 10.0  # and not again while nothing is hashed
+        await let_the_loop_run()
         assert len(trims) == 1
         assert trims[0].startswith("argon2")
     finally:

@@ -12,14 +12,14 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.sqlite import pysqlite
 
+from auth_service import cli as auth_cli
 from auth_service import repository
-from auth_service.cli import MIGRATIONS
 from auth_service.main import create_app, purge_periodically
 from auth_service.models import RefreshToken, User, UserSession
 from auth_service.tokens import purge_expired
+from shared.db import DirectStatement
 from shared.jwt import JwtSettings
-from shared.sqlite_inline import DirectStatement
-from shared.testing import SessionReader, migrated_database
+from testkit.database import SessionReader, migrated_database
 from tests.conftest import (
     INTERNAL_TOKEN,
     PASSWORD,
@@ -232,7 +232,7 @@ async def test_simultaneous_logins_each_record_a_token(committed_app) -> None:
 
 
 def test_the_credentials_read_runs_on_the_driver() -> None:
-    """It would still work the ordinary way; this guards its speed (bench/)."""
+    """It would still work the ordinary way; this guards its speed (shared/db/readers.py)."""
     statement = repository._CREDENTIALS_BY_EMAIL
     assert DirectStatement.of(statement, pysqlite.dialect()) is not None
 
@@ -249,7 +249,7 @@ CHANGE_HEADERS = {"X-Internal-Token": INTERNAL_TOKEN}
 async def roomy_app(jwt_settings: JwtSettings) -> AsyncIterator[FastAPI]:
     """`committed_app` whose accounts may keep many sessions: the oldest are not ended
     while the race below makes new ones."""
-    async with migrated_database("auth_race", MIGRATIONS) as url:
+    async with migrated_database("auth_race", auth_cli.migrate) as url:
         application = create_app(auth_settings(url, max_sessions_per_account=100_000), jwt_settings)
         yield application
         await application.state.database.dispose()
@@ -333,6 +333,7 @@ async def race_one_change(app: FastAPI, round_number: int) -> int:
         *(log_in_until_refused(worker) for worker in range(LOGIN_WORKERS)),
         *(refresh_until_refused(pair) for pair in pairs),
     )
+    assert isinstance(change, httpx.Response)  # the others return None
     assert change.status_code == 204, change.text
     async with client_for(201) as client:
         survivors = [
@@ -362,7 +363,7 @@ async def test_a_password_change_cuts_off_every_session_even_those_being_made(
 @pytest.fixture
 async def strict_app(jwt_settings: JwtSettings) -> AsyncIterator[FastAPI]:
     """`committed_app` whose accounts keep at most 3 sessions."""
-    async with migrated_database("auth_race", MIGRATIONS) as url:
+    async with migrated_database("auth_race", auth_cli.migrate) as url:
         application = create_app(auth_settings(url, max_sessions_per_account=3), jwt_settings)
         yield application
         await application.state.database.dispose()

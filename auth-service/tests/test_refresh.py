@@ -5,7 +5,9 @@ import hmac
 import json
 import secrets
 import time
+from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
@@ -16,7 +18,12 @@ from shared.jwt import JwtSettings, TokenCodec, TokenType
 from tests.conftest import b64url, jwt_parts, login, register
 
 
-async def refresh(client, refresh_token, access_token=None, path="/auth/login/"):
+async def refresh(
+    client: httpx.AsyncClient,
+    refresh_token: str,
+    access_token: str | None = None,
+    path: str = "/auth/login/",
+) -> httpx.Response:
     body = {"refresh_token": refresh_token}
     if access_token is not None:
         body["access_token"] = access_token
@@ -179,7 +186,7 @@ async def test_rotation_keeps_the_session_and_marks_the_old_token_used(client, s
 # --- token attacks ------------------------------------------------------------------
 
 
-def forge(header: dict, payload: dict, key: bytes | None) -> str:
+def forge(header: dict[str, Any], payload: dict[str, Any], key: bytes | None) -> str:
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
     if key is None:
         return signing_input + "."

@@ -2,7 +2,9 @@
 end them (GET/DELETE /internal/users/{id}/sessions)."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
@@ -17,18 +19,19 @@ HEADERS = {"X-Internal-Token": INTERNAL_TOKEN}
 NEW_PASSWORD = "a brand new passphrase"
 
 
-async def refresh(client, pair):
+async def refresh(client: httpx.AsyncClient, pair: dict[str, Any]) -> httpx.Response:
     return await client.put("/auth/login/", json={"refresh_token": pair["refresh_token"]})
 
 
-def sid(pair) -> str:
-    return jwt_parts(pair["access_token"])[1]["sid"]
+def sid(pair: dict[str, Any]) -> str:
+    session_id: str = jwt_parts(pair["access_token"])[1]["sid"]
+    return session_id
 
 
-async def listed(client, user_id: int) -> list[dict]:
+async def listed(client: httpx.AsyncClient, user_id: int) -> list[dict[str, Any]]:
     response = await client.get(f"/internal/users/{user_id}/sessions", headers=HEADERS)
     assert response.status_code == 200, response.text
-    sessions: list[dict] = response.json()
+    sessions: list[dict[str, Any]] = response.json()
     return sessions
 
 

@@ -3,18 +3,23 @@ migrated and filled with CATALOG below; each test runs in a transaction rolled b
 """
 
 from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from catalog_service.cli import MIGRATIONS
+from catalog_service import cli
 from catalog_service.config import CatalogSettings
 from catalog_service.importer import import_catalog, parse_catalog
 from catalog_service.main import create_app
 from shared.db import Database
-from shared.testing import migrated_database, rolled_back_session, use_session
+from testkit.database import migrated_database, rolled_back_session, use_session
+
+# The catalog's migrate entry point, leaving the catalog empty for the tests' own data.
+MIGRATE_EMPTY = partial(cli.migrate, seed=False)
 
 GENRES = [
     {"id": 1, "name": "Драма"},
@@ -42,7 +47,7 @@ _MOVIES = [
     ("100% любовь", 2010, 2, 3),
     ("snake_case story", 2010, 1, 3),
 ]
-MOVIES = [
+MOVIES: list[dict[str, Any]] = [
     {
         "id": index,
         "title": title,
@@ -63,7 +68,7 @@ CATALOG = {"genres": GENRES, "directors": DIRECTORS, "movies": MOVIES}
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    async with migrated_database("catalog", MIGRATIONS) as url:
+    async with migrated_database("catalog", MIGRATE_EMPTY) as url:
         database = Database(url)
         async with database.sessionmaker() as session, session.begin():
             await import_catalog(session, parse_catalog(CATALOG))

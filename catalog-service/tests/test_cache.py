@@ -7,6 +7,7 @@ on a database of their own rather than in the rolled-back transaction.
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -14,22 +15,21 @@ from fastapi import FastAPI
 
 from catalog_service import repository
 from catalog_service.cache import CatalogCache
-from catalog_service.cli import MIGRATIONS
 from catalog_service.config import CatalogSettings
 from catalog_service.importer import import_catalog, parse_catalog
 from catalog_service.main import create_app
-from shared.testing import migrated_database
-from tests.conftest import CATALOG
+from testkit.database import migrated_database
+from tests.conftest import CATALOG, MIGRATE_EMPTY
 
 
-async def import_committed(app: FastAPI, raw: dict) -> None:
+async def import_committed(app: FastAPI, raw: dict[str, Any]) -> None:
     async with app.state.database.sessionmaker() as session, session.begin():
         await import_catalog(session, parse_catalog(raw))
 
 
 @pytest.fixture
 async def app() -> AsyncIterator[FastAPI]:
-    async with migrated_database("catalog_cache", MIGRATIONS) as url:
+    async with migrated_database("catalog_cache", MIGRATE_EMPTY) as url:
         settings = CatalogSettings(
             database_url=url, environment="test", cache_check_interval_seconds=0
         )
@@ -133,7 +133,7 @@ async def test_the_host_is_part_of_the_key(client: httpx.AsyncClient) -> None:
 
 
 async def test_switched_off_it_still_revalidates(queries: list[str]) -> None:
-    async with migrated_database("catalog_nocache", MIGRATIONS) as url:
+    async with migrated_database("catalog_nocache", MIGRATE_EMPTY) as url:
         app = create_app(CatalogSettings(database_url=url, cache_enabled=False))
         await import_committed(app, CATALOG)
         transport = httpx.ASGITransport(app=app)
@@ -146,7 +146,7 @@ async def test_switched_off_it_still_revalidates(queries: list[str]) -> None:
 
 
 async def test_a_body_too_large_to_keep_streams_through(queries: list[str]) -> None:
-    async with migrated_database("catalog_bigbody", MIGRATIONS) as url:
+    async with migrated_database("catalog_bigbody", MIGRATE_EMPTY) as url:
         app = create_app(CatalogSettings(database_url=url, cache_max_body_bytes=100))
         await import_committed(app, CATALOG)
         transport = httpx.ASGITransport(app=app)
@@ -220,7 +220,7 @@ async def test_unknown_parameters_share_one_entry(
 
 @asynccontextmanager
 async def bounded_client(max_bytes: int) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    async with migrated_database("catalog_cache_bytes", MIGRATIONS) as url:
+    async with migrated_database("catalog_cache_bytes", MIGRATE_EMPTY) as url:
         settings = CatalogSettings(database_url=url, environment="test", cache_max_bytes=max_bytes)
         app = create_app(settings)
         await import_committed(app, CATALOG)

@@ -1,4 +1,4 @@
-"""Fuzzing the catalog's OpenAPI document (shared/fuzzing.py) on the seeded test catalog:
+"""Fuzzing the catalog's OpenAPI document (testkit.fuzzing) on the seeded test catalog:
 every generated request, valid or not, gets a documented answer and never a 5xx."""
 
 from collections.abc import Iterator
@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from catalog_service.config import CatalogSettings
 from catalog_service.main import create_app
-from shared.fuzzing import fuzz_operation, load_schema, operations, stop_apps
+from testkit.fuzzing import fuzz_operation, load_schema, operations, stop_apps
 
 # The document needs no database: an app that never connects lists the operations.
 OPERATIONS = operations(

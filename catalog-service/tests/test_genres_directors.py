@@ -1,3 +1,5 @@
+from typing import Any
+
 import httpx
 import pytest
 
@@ -5,7 +7,9 @@ from tests.conftest import DIRECTORS, GENRES
 
 
 @pytest.mark.parametrize(("path", "records"), [("/genres/", GENRES), ("/directors/", DIRECTORS)])
-async def test_list_all(client: httpx.AsyncClient, path: str, records: list) -> None:
+async def test_list_all(
+    client: httpx.AsyncClient, path: str, records: list[dict[str, Any]]
+) -> None:
     response = await client.get(path)
     assert response.status_code == 200
     assert response.json() == records
@@ -23,7 +27,7 @@ async def test_pages(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("path", "record"), [("/genres/3/", GENRES[2]), ("/directors/1", DIRECTORS[0])]
 )
-async def test_detail(client: httpx.AsyncClient, path: str, record: dict) -> None:
+async def test_detail(client: httpx.AsyncClient, path: str, record: dict[str, Any]) -> None:
     response = await client.get(path)
     assert response.status_code == 200
     assert response.json() == record

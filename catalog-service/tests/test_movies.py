@@ -1,5 +1,6 @@
 import json
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -7,14 +8,14 @@ from fastapi import FastAPI
 
 from catalog_service.repository import MovieFilters, stream_movies
 from catalog_service.routes.movies import json_array
-from shared.testing import threaded_callables
+from testkit.apps import threaded_callables
 from tests.conftest import DIRECTORS, GENRES, MOVIES
 
 GENRE_NAMES = {g["id"]: g["name"] for g in GENRES}
 DIRECTOR_NAMES = {d["id"]: d["name"] for d in DIRECTORS}
 
 
-def expected(movie: dict) -> dict:
+def expected(movie: dict[str, Any]) -> dict[str, Any]:
     return {
         **movie,
         "genre": {"id": movie["genre_id"], "name": GENRE_NAMES[movie["genre_id"]]},
@@ -26,7 +27,7 @@ def ids(response: httpx.Response) -> list[int]:
     return [movie["id"] for movie in response.json()]
 
 
-def newest_first(movies: list[dict]) -> list[int]:
+def newest_first(movies: list[dict[str, Any]]) -> list[int]:
     return [m["id"] for m in sorted(movies, key=lambda m: (m["year"], m["id"]), reverse=True)]
 
 
@@ -126,7 +127,7 @@ async def test_other_status_keeps_store_order(client: httpx.AsyncClient, status:
         ({"genre_id": 999}, lambda m: False),
     ],
 )
-async def test_filters(client: httpx.AsyncClient, params: dict, keep) -> None:
+async def test_filters(client: httpx.AsyncClient, params: dict[str, Any], keep) -> None:
     wanted = [m for m in MOVIES if keep(m)]
     response = await client.get("/movies/", params=params)
     assert ids(response) == [m["id"] for m in wanted]
@@ -151,7 +152,9 @@ async def test_filters(client: httpx.AsyncClient, params: dict, keep) -> None:
         ("нет такого фильма", []),
     ],
 )
-async def test_title_search_ignores_case(client: httpx.AsyncClient, q: str, titles: list) -> None:
+async def test_title_search_ignores_case(
+    client: httpx.AsyncClient, q: str, titles: list[str]
+) -> None:
     response = await client.get("/movies/", params={"q": q})
     assert response.status_code == 200
     assert [m["title"] for m in response.json()] == titles

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from catalog_service import repository
 from catalog_service.config import CatalogSettings
 from catalog_service.main import create_app
-from shared.sqlite_inline import DirectStatement
-from shared.testing import use_session
+from shared.db import DirectStatement
+from testkit.database import use_session
 
 URLS = [
     "/movies/?page=1",
@@ -70,5 +70,5 @@ async def test_its_own_reader_answers_as_the_tests_reader(
     ],
 )
 def test_the_hot_statements_run_on_the_driver(statement: object) -> None:
-    """Each would still work the ordinary way; this guards their speed (bench/)."""
+    """Each would still work the ordinary way; this guards their speed (shared/db/readers.py)."""
     assert DirectStatement.of(statement, pysqlite.dialect()) is not None  # type: ignore[arg-type]

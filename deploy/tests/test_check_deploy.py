@@ -168,11 +168,40 @@ def test_service_folder_that_compose_does_not_build(root: Path) -> None:
         ),
         ("COPY catalog-service/pyproject.toml", "COPY catalog-service/setup.cfg", "setup.cfg"),
         ("pip install -c constraints.txt ./shared", "pip install ./shared", "unpinned versions"),
+        (
+            "pip install -c constraints.txt ./shared",
+            "pip install -c constraints.txt Hypothesis ./shared",
+            "installs hypothesis, which only the tests need",
+        ),
+        (
+            "pip install --no-deps ./shared ./catalog-service",
+            "pip install --no-deps ./shared ./catalog-service ./testkit",
+            "installs ./testkit, which only the tests need",
+        ),
+        (
+            "COPY catalog-service/ catalog-service/\n",
+            "COPY catalog-service/ catalog-service/\nCOPY testkit/ testkit/\n",
+            "copies testkit/",
+        ),
     ],
 )
 def test_dockerfile_lint(root: Path, old: str, new: str, expected: str) -> None:
     edit(root / "catalog-service" / "Dockerfile", old, new)
     assert_fails(root, "dockerfiles", "catalog-service/Dockerfile: ", expected)
+
+
+def test_no_image_depends_on_what_only_the_tests_need(root: Path) -> None:
+    edit(
+        root / "catalog-service" / "pyproject.toml",
+        '"kinoarchive-shared",',
+        '"kinoarchive-shared",\n    "schemathesis>=4.32",',
+    )
+    assert_fails(
+        root,
+        "dockerfiles",
+        "catalog-service/Dockerfile: installs schemathesis, which only the tests need"
+        " (a dependency of ./catalog-service)",
+    )
 
 
 def test_gateway_dockerfile_must_not_run_as_root(root: Path) -> None:

@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ async def read_public() -> list[str]:
 
 
 @pytest.fixture
-async def json_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[FastAPI, io.StringIO]:
+async def json_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[FastAPI, io.StringIO]]:
     output = io.StringIO()
     monkeypatch.setattr(sys, "stderr", output)  # the log handler writes to sys.stderr
     settings = ServiceSettings(

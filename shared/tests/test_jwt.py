@@ -2,13 +2,14 @@ import base64
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt as pyjwt
 import pytest
 from pydantic import ValidationError
 
 from shared.jwt import JwtSettings, TokenCodec, TokenError, TokenType, key_id
-from shared.testing import write_key_pair
+from testkit.keys import write_key_pair
 
 SECRET = "s" * 40
 
@@ -37,8 +38,8 @@ def test_types_never_pass_for_each_other(codec: TokenCodec) -> None:
         codec.verify(refresh, TokenType.ACCESS)
 
 
-def _forge(claims: dict, header: dict) -> str:
-    def part(value: dict) -> str:
+def _forge(claims: dict[str, Any], header: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
     return f"{part(header)}.{part(claims)}."

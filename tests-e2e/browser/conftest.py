@@ -23,6 +23,7 @@ from browser_support import SESSION_KEY, Account, register_account
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+EVENT_TIMEOUT_MS = 60_000  # bounds a wait for an event: a hang, never a slow machine
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -70,8 +71,13 @@ def viewport(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(browser: Any, base_url: str, viewport: str) -> Iterator[Any]:
+    from playwright.sync_api import expect  # noqa: PLC0415 (imported once the browser runs)
+
+    # Every wait is for an event (an element, a URL, an answer); the timeout only bounds a
+    # hang, and a loaded machine running Chromium must not reach it.
     context = browser.new_context(base_url=base_url, **VIEWPORTS[viewport])
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(EVENT_TIMEOUT_MS)
+    expect.set_options(timeout=EVENT_TIMEOUT_MS)
     # The machine reaches no outside site: an embedded trailer must not wait for one.
     context.route("https://**/*", lambda route: route.abort())
     # The page is served with the strict CSP that the gateway is to send: a violation is

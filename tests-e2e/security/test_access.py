@@ -75,7 +75,7 @@ def test_bookmarks_belong_to_their_owner(
     assert api.post(f"/favorites/movies/{other}/", headers=bob.headers).status_code == 201
 
     # Bob sees only his own, whatever he asks for.
-    attempts = [
+    attempts: list[dict[str, str | int]] = [
         {},
         {"user_id": alice.id},
         {"user": alice.id},

@@ -92,7 +92,7 @@ def test_tokens_signed_with_a_foreign_key_are_refused(api: httpx.Client, alice: 
      "Bearer ...", "bearer x.y", "Bearer \u00e9.\u00e9.\u00e9"],
 )  # fmt: skip
 def test_malformed_authorization_is_401(api: httpx.Client, value: str) -> None:
-    headers = {"Authorization": value.encode("utf-8")}
+    headers = {b"Authorization": value.encode("utf-8")}  # raw bytes: é goes out as UTF-8
     assert_unauthorized(api.get("/user/", headers=headers))
     assert_unauthorized(api.get("/favorites/movies/", headers=headers))
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from shared.db import Database
 from shared.http import create_client
 from shared.jwt import JwtSettings, TokenCodec, TokenType
-from shared.testing import migrated_database, rolled_back_session, use_session
+from testkit.database import migrated_database, rolled_back_session, use_session
 from tests.fakes import AUTH_URL, CATALOG_URL, INTERNAL_TOKEN, FakeAuth, FakeCatalog, Upstream
-from user_service.cli import MIGRATIONS
+from user_service import cli as user_cli
 from user_service.config import UserSettings
 from user_service.main import create_app
 
@@ -90,7 +90,7 @@ async def http_client(upstream: Upstream) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    async with migrated_database("user", MIGRATIONS) as url:
+    async with migrated_database("user", user_cli.migrate) as url:
         yield url
 
 
@@ -155,7 +155,7 @@ async def committing_app(
     auth_service: FakeAuth,
 ) -> AsyncIterator[FastAPI]:
     """An app on a database of its own, whose sessions really commit (no overrides)."""
-    async with migrated_database("user_race", MIGRATIONS) as url:
+    async with migrated_database("user_race", user_cli.migrate) as url:
         application = create_app(
             user_settings(url), jwt_settings=jwt_settings, http_client=http_client
         )

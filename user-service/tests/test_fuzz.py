@@ -1,4 +1,4 @@
-"""Fuzzing the user service's OpenAPI document (shared/fuzzing.py): every generated request,
+"""Fuzzing the user service's OpenAPI document (testkit.fuzzing): every generated request,
 valid or not, gets a documented answer and never a 5xx. On a committed database of its
 own, with a valid access token on every request and the catalog and auth faked."""
 
@@ -8,12 +8,12 @@ import httpx
 import pytest
 import schemathesis
 
-from shared.fuzzing import fuzz_operation, load_schema, operations, stop_apps
 from shared.jwt import JwtSettings, TokenCodec, TokenType
-from shared.testing import migrated_database
+from testkit.database import migrated_database
+from testkit.fuzzing import fuzz_operation, load_schema, operations, stop_apps
 from tests.conftest import JWT_SECRET, user_settings
 from tests.fakes import FakeAuth, FakeCatalog, Upstream
-from user_service.cli import MIGRATIONS
+from user_service import cli as user_cli
 from user_service.main import create_app
 
 USER_ID = 7
@@ -28,7 +28,7 @@ OPERATIONS = operations(
 
 @pytest.fixture(scope="module")
 async def fuzz_database_url() -> AsyncIterator[str]:
-    async with migrated_database("user_fuzz", MIGRATIONS) as url:
+    async with migrated_database("user_fuzz", user_cli.migrate) as url:
         yield url
 
 

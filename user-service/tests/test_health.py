@@ -2,7 +2,7 @@ import httpx
 from fastapi import FastAPI
 
 from shared.jwt import JwtSettings
-from shared.testing import threaded_callables
+from testkit.apps import threaded_callables
 from tests.conftest import JWT_SECRET
 from user_service.config import UserSettings
 from user_service.main import create_app

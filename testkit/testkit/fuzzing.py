@@ -1,4 +1,4 @@
-"""Schema-driven fuzzing of a service's app (imported by the `test_fuzz.py` suites only).
+"""Schema-driven fuzzing of a service's app (the services' `tests/test_fuzz.py`).
 
 Schemathesis reads the app's own OpenAPI document and sends each operation generated
 requests, valid and invalid, in-process (ASGI: no server, no port). Every answer must be
