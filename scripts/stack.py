@@ -99,11 +99,16 @@ class Output:
         self.width = max(len(n) for n in COLOURS)
 
     def line(self, name: str, text: str) -> None:
+        self.lines(name, [text])
+
+    def lines(self, name: str, texts: Sequence[str]) -> None:
+        """Several lines of one process in one write (the gateway's come by the thousand)."""
         label = name.ljust(self.width)
         if self.colour:
             label = f"\033[{COLOURS.get(name, '0')}m{label}\033[0m"
+        block = "".join(f"{label} | {text}\n" for text in texts)
         with self.lock:
-            sys.stdout.write(f"{label} | {text}\n")
+            sys.stdout.write(block)
             sys.stdout.flush()
 
     def follow(self, name: str, stream: IO[bytes]) -> threading.Thread:
@@ -117,15 +122,16 @@ class Output:
 
 
 class FileFollower:
-    """Hands each complete line appended to a file to `emit`, from a thread that looks
-    every `interval` seconds (what the file held when it started is skipped).
+    """Hands the complete lines appended to a file to `emit`, a batch for each read, from
+    a thread that looks every `interval` seconds (what the file held when it started is
+    skipped).
 
     A file cut shorter (truncated) is read again from its start; a file replaced under
     the same name (rotated) is read to its end, then the new one from its start. stop()
     reads what is left (a writer's last flush) and ends the thread."""
 
     def __init__(
-        self, path: Path, emit: Callable[[str], None], interval: float = FOLLOW_INTERVAL
+        self, path: Path, emit: Callable[[list[str]], None], interval: float = FOLLOW_INTERVAL
     ) -> None:
         self.path = path
         self.emit = emit
@@ -191,12 +197,12 @@ class FileFollower:
     def _read(self, file: IO[bytes]) -> None:
         while chunk := file.read(1 << 16):
             *lines, self.partial = (self.partial + chunk).split(b"\n")
-            for line in lines:
-                self.emit(line.decode("utf-8", "replace").rstrip())
+            if lines:
+                self.emit([line.decode("utf-8", "replace").rstrip() for line in lines])
 
     def _flush_partial(self) -> None:
         if self.partial:
-            self.emit(self.partial.decode("utf-8", "replace").rstrip())
+            self.emit([self.partial.decode("utf-8", "replace").rstrip()])
             self.partial = b""
 
 
@@ -571,7 +577,7 @@ def run(stack: Stack, out: Output, ready_timeout: float) -> int:
 
     # nginx writes its access lines to a file, 64 KB at a time (a pipe read line by line
     # here would cost the gateway much of its speed); they reach the terminal from there.
-    access_log = FileFollower(access_log_path(stack), lambda text: out.line("gateway", text))
+    access_log = FileFollower(access_log_path(stack), lambda texts: out.lines("gateway", texts))
     access_log.start()
     try:
         planned = commands(stack, nginx, nginx_conf)

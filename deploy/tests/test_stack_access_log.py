@@ -45,8 +45,9 @@ class Lines:
     def __init__(self) -> None:
         self.queue: queue.Queue[str] = queue.Queue()
 
-    def emit(self, text: str) -> None:
-        self.queue.put(text)
+    def emit(self, texts: list[str]) -> None:
+        for text in texts:
+            self.queue.put(text)
 
     def next(self, timeout: float = DEADLINE) -> str:
         try:
@@ -169,9 +170,9 @@ def test_nginx_lines_reach_the_terminal_with_the_gateway_prefix(
     out = stack.Output(colour=False)
     lines = Lines()
 
-    def emit(text: str) -> None:
-        out.line("gateway", text)
-        lines.emit(text)
+    def emit(texts: list[str]) -> None:
+        out.lines("gateway", texts)
+        lines.emit(texts)
 
     follower = stack.FileFollower(stack.access_log_path(local_stack), emit, interval=0.05)
     follower.start()
