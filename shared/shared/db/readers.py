@@ -11,10 +11,10 @@ hands every call (cursor, execute, fetch, close) to a worker thread and back. A 
 WAL mode never waits for a lock, and SQLite's own work for an indexed read is a few
 microseconds, less than one hand-off. Statements marked `reused` (module constants) go
 further: compiled once, they are given to the sqlite3 driver directly (`DirectStatement`).
-Measured with bench/ (RESULTS.md, "Notes"): a read through an aiosqlite connection cost
-about 0.2 ms more than through this reader, one through a SQLAlchemy connection 45-65 us
-against 3 us for SQLite's own work; together they took `GET /user/` from 1,854 to 3,052
-req/s and the uncached catalog page from 1,302 to 1,973 req/s on one core.
+What it is worth is measured by bench/'s case 2 row "read through aiosqlite": on
+2026-12-06 (2-core Intel Xeon VM), the uncached catalog page served 2,087 req/s on one
+core with this reader and 686 req/s through aiosqlite, a third. Writes take aiosqlite
+(a unit of work may wait for SQLite's write lock, which must not stop the loop).
 """
 
 import sqlite3
@@ -78,7 +78,10 @@ class ConnectionReader:
 
 class DirectStatement:
     """A reused SELECT compiled once, run on the sqlite3 connection without SQLAlchemy's
-    execution (a checkout, an execution context, a result object per statement).
+    execution (a checkout, an execution context, a result object per statement). The
+    compiled string and `positiontup` given to the driver are what SQLAlchemy's FAQ
+    shows for running a compiled statement on a DBAPI cursor ("Rendering POSTCOMPILE
+    Parameters as Bound Parameters"); nothing private of SQLAlchemy or sqlite3 is used.
 
     It applies where SQLAlchemy would hand values through as they are: no parameter to
     expand (`IN` lists) and no type that converts a value on the way in or out (dates,
