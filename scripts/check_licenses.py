@@ -35,7 +35,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,24 +177,27 @@ def parse_expression(text: str) -> Node:
     return node
 
 
-def _parse_or(tokens: list[str]) -> tuple[Node, list[str]]:
-    parts = []
-    node, tokens = _parse_and(tokens)
-    parts.append(node)
-    while tokens and tokens[0].upper() == "OR":
-        node, tokens = _parse_and(tokens[1:])
+def _parse_joined(
+    tokens: list[str],
+    word: str,
+    operand: Callable[[list[str]], tuple[Node, list[str]]],
+    join: Callable[[tuple[Node, ...]], Node],
+) -> tuple[Node, list[str]]:
+    """One or more operands joined by `word` (OR, AND): a single one stands alone."""
+    node, tokens = operand(tokens)
+    parts = [node]
+    while tokens and tokens[0].upper() == word:
+        node, tokens = operand(tokens[1:])
         parts.append(node)
-    return (parts[0] if len(parts) == 1 else AnyOf(tuple(parts))), tokens
+    return (parts[0] if len(parts) == 1 else join(tuple(parts))), tokens
+
+
+def _parse_or(tokens: list[str]) -> tuple[Node, list[str]]:
+    return _parse_joined(tokens, "OR", _parse_and, AnyOf)
 
 
 def _parse_and(tokens: list[str]) -> tuple[Node, list[str]]:
-    parts = []
-    node, tokens = _parse_atom(tokens)
-    parts.append(node)
-    while tokens and tokens[0].upper() == "AND":
-        node, tokens = _parse_atom(tokens[1:])
-        parts.append(node)
-    return (parts[0] if len(parts) == 1 else AllOf(tuple(parts))), tokens
+    return _parse_joined(tokens, "AND", _parse_atom, AllOf)
 
 
 def _parse_atom(tokens: list[str]) -> tuple[Node, list[str]]:

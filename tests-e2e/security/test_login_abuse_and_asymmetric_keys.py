@@ -42,6 +42,8 @@ from security_support import (
     unsigned,
 )
 
+from testkit.keys import write_key_pair
+
 # The auth service's defaults (auth_service/config.py).
 PER_EMAIL_AND_ADDRESS = 10  # failures in 15 minutes for one email from one address
 PER_EMAIL = 50  # for one email from every address it has not logged in from
@@ -54,29 +56,10 @@ ATTEMPTS = 8  # per kind: each account gets 4 wrong passwords, under its limit o
 GATEWAY_FLOOD = {"GATEWAY_AUTH_RATE": "1000r/s", "GATEWAY_AUTH_BURST": "1000"}
 
 
-def _key_pair(folder: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = folder / "jwt-private.pem"
-    public = folder / "jwt-public.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
-
-
 @pytest.fixture(scope="module")
 def keys() -> Iterator[tuple[Path, Path]]:
     with tempfile.TemporaryDirectory(prefix="kinoarchive-keys-") as folder:
-        yield _key_pair(Path(folder))
+        yield write_key_pair(Path(folder), "RS256")
 
 
 @pytest.fixture(scope="module")
