@@ -1,7 +1,10 @@
 """A synthetic catalog of any size, for benchmarks (`catalog-service generate`).
 
 Deterministic for a given seed. Titles are made of Russian words so that search,
-case folding and sorting behave as they do on real data.
+case folding and sorting behave as they do on real data. Original titles are shared out
+as in a Russian catalog: most films are foreign, with an English original (the Russian
+title's words translated) or, for some, a French, Spanish, Italian or German one with its
+diacritics; the Russian-made ones keep their Russian title; a few are unknown (null).
 """
 
 import json
@@ -47,6 +50,68 @@ _NOUNS = (
     "перевал",
     "караван",
 )
+# The same words in English, in the same order: a foreign film's original title.
+_ENGLISH_ADJECTIVES = (
+    "Dark",
+    "Last",
+    "Northern",
+    "Quiet",
+    "Wild",
+    "Golden",
+    "Night",
+    "White",
+    "Red",
+    "Forgotten",
+    "Eternal",
+    "Distant",
+    "Starry",
+    "Icy",
+    "Fiery",
+    "Old",
+)
+_ENGLISH_NOUNS = (
+    "City",
+    "Shore",
+    "Wind",
+    "Train",
+    "Ocean",
+    "Garden",
+    "Island",
+    "Lighthouse",
+    "Forest",
+    "Road",
+    "Dawn",
+    "Horizon",
+    "House",
+    "Bridge",
+    "Pass",
+    "Caravan",
+)
+# Originals in other European languages, unrelated to the Russian title (as «Амели» is to
+# its original), with the diacritics that search has to see past.
+_EUROPEAN_TITLES = (
+    "La Forêt",
+    "Le Château",
+    "L'Été indien",
+    "Mémoires d'un rêve",
+    "La Rivière",
+    "El Camino",
+    "La Canción",
+    "Mañana",
+    "Años de niebla",
+    "Il Mare",
+    "La Città",
+    "Perché no",
+    "Die Brücke",
+    "Über den Wolken",
+    "Nächte im Süden",
+    "Grüße aus Köln",
+)
+# The shares of each kind of original title, out of 100.
+_RUSSIAN_MADE = 25
+_ENGLISH = 60
+_EUROPEAN = 8  # the rest (7) unknown
+
 _GENRES = (
     "Драма",
     "Комедия",
@@ -94,13 +159,29 @@ def synthetic_catalog(
         for i in range(1, directors + 1)
     ]
 
+    # Original titles draw from a generator of their own, so that every other field is
+    # what it was before they existed (benchmarks name generated titles).
+    origins = random.Random(f"original titles {seed}")  # noqa: S311
+
+    def original_title(title: str, adjective: int, noun: int, i: int) -> str | None:
+        kind = origins.randrange(100)
+        if kind < _RUSSIAN_MADE:
+            return title
+        if kind < _RUSSIAN_MADE + _ENGLISH:
+            return f"{_ENGLISH_ADJECTIVES[adjective]} {_ENGLISH_NOUNS[noun]} {i}"
+        if kind < _RUSSIAN_MADE + _ENGLISH + _EUROPEAN:
+            return f"{origins.choice(_EUROPEAN_TITLES)} {i}"
+        return None
+
     def movie_records() -> Iterator[dict[str, Any]]:
         for i in range(1, movies + 1):
-            title = f"{rng.choice(_ADJECTIVES)} {rng.choice(_NOUNS)} {i}"
+            adjective, noun = rng.randrange(len(_ADJECTIVES)), rng.randrange(len(_NOUNS))
+            title = f"{_ADJECTIVES[adjective]} {_NOUNS[noun]} {i}"
             year = rng.randint(1920, 2025)
             yield {
                 "id": i,
                 "title": title,
+                "original_title": original_title(title, adjective, noun, i),
                 "description": f"Синтетический фильм номер {i} для нагрузочных тестов.",
                 "trailer": "https://www.youtube.com/results?search_query="
                 + quote_plus(f"{title} {year} трейлер"),

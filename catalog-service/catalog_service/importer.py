@@ -17,6 +17,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from catalog_service import search
 from catalog_service.models import CatalogMeta, Director, Genre, Movie, search_key
 from shared.db import INT32_MAX
 
@@ -43,6 +44,8 @@ class DirectorIn(_Record):
 class MovieIn(_Record):
     id: int = _Id
     title: str = Field(min_length=1, max_length=300)
+    # Optional in our files, absent from the course's: null, "unknown".
+    original_title: str | None = Field(default=None, max_length=300)
     description: str = ""
     trailer: str = Field(default="", max_length=500)
     year: int = Field(ge=1800, le=2200)
@@ -54,6 +57,11 @@ class MovieIn(_Record):
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return "" if value is None else value
+
+    @field_validator("original_title")
+    @classmethod
+    def _blank_is_unknown(cls, value: str | None) -> str | None:
+        return value or None  # "" (or only spaces, stripped) says nothing either
 
 
 class CatalogFile(_Record):
@@ -72,6 +80,8 @@ class TableReport:
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    # The ids of the records added or updated (for the search index).
+    changed_ids: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def __str__(self) -> str:
         return (
@@ -167,6 +177,7 @@ async def _upsert(
     for batch in _batches(changed):
         await session.execute(statement, batch)
     report.added, report.updated = len(new), len(changed)
+    report.changed_ids = [row["id"] for row in new] + [row["id"] for row in changed]
     report.unchanged = len(rows) - len(new) - len(changed)
     return report
 
@@ -225,6 +236,13 @@ async def import_catalog(
     movies_report = report.tables["movies"]
     if movies_report.added or movies_report.updated or movies_report.deleted:
         await session.execute(_RERANK)
+    if movies_report.changed_ids or movies_report.deleted or report.tables["directors"].updated:
+        await search.refresh_after_import(
+            session,
+            movies_report.changed_ids,
+            director_ids=report.tables["directors"].changed_ids,
+            deleted=bool(movies_report.deleted),
+        )
     if report.changed:
         await session.execute(update(CatalogMeta).values(version=CatalogMeta.version + 1))
     await session.flush()

@@ -35,6 +35,9 @@ class Movie(CatalogBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     title: Mapped[str] = mapped_column(String(300))
+    # The title in the film's own language (null where unknown): «Сталкер» for Stalker,
+    # "The Godfather" for «Крёстный отец».
+    original_title: Mapped[str | None] = mapped_column(String(300))
     search_title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     trailer: Mapped[str] = mapped_column(String(500), default="")
@@ -62,6 +65,18 @@ class Movie(CatalogBase):
         Index("ix_movies_director_new", "director_id", "new_rank"),
         Index("ix_movies_year_store", "year", "store_rank"),
     )
+
+
+# The `sort` orders, each ending by id ascending (see repository.sort_keys): an index in
+# each direction, as neither database walks one index in mixed directions. Walked
+# backwards, each also serves the order with id descending.
+for _name, _column in (
+    ("rating", Movie.rating),
+    ("year", Movie.year),
+    ("title", Movie.search_title),
+):
+    Index(f"ix_movies_{_name}_id", _column, Movie.id)
+    Index(f"ix_movies_{_name}_desc_id", _column.desc(), Movie.id)
 
 
 class CatalogMeta(CatalogBase):

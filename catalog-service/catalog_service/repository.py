@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from catalog_service import search
 from catalog_service.models import Director, Genre, Movie, search_key
 from shared.db import Database, Reader, reused
 from shared.pagination import Page
@@ -22,6 +23,7 @@ _Q = TypeVar("_Q", bound=AnySelect)
 _MOVIE_COLUMNS = (
     Movie.id,
     Movie.title,
+    Movie.original_title,
     Movie.description,
     Movie.trailer,
     Movie.year,
@@ -33,38 +35,116 @@ _MOVIE_COLUMNS = (
 )
 
 
+# The keys `sort` accepts, and the column each one orders by. Titles order by their
+# search form (case-folded, "ё" as "е"), compared character by character.
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "rating": Movie.rating,
+    "year": Movie.year,
+    "title": Movie.search_title,
+    "id": Movie.id,
+}
+RELEVANCE = "relevance"  # the position in the search's ranked list: only with `q`
+
+SortKey = tuple[str, bool]  # (key, descending)
+
+
 @dataclass(frozen=True, slots=True)
 class MovieFilters:
-    genre_id: int | None = None
-    director_id: int | None = None
+    genre_ids: tuple[int, ...] = ()  # any of them; () for every genre
+    director_ids: tuple[int, ...] = ()
     year: int | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    rating_min: float | None = None
     q: str | None = None
     ids: tuple[int, ...] | None = None
     newest_first: bool = False
+    # Ends with ("id", ...) when given (see `sort_keys`); () for the default order.
+    sort: tuple[SortKey, ...] = ()
 
     def conditions(self) -> list[ColumnElement[bool]]:
+        """Every filter but `q`, which `matching_ids` resolves through the search."""
         conditions: list[ColumnElement[bool]] = []
-        if self.genre_id is not None:
-            conditions.append(Movie.genre_id == self.genre_id)
-        if self.director_id is not None:
-            conditions.append(Movie.director_id == self.director_id)
+        if self.genre_ids:
+            conditions.append(_one_of(Movie.genre_id, self.genre_ids))
+        if self.director_ids:
+            conditions.append(_one_of(Movie.director_id, self.director_ids))
         if self.year is not None:
             conditions.append(Movie.year == self.year)
-        if self.q:
-            conditions.append(Movie.search_title.contains(search_key(self.q), autoescape=True))
+        if self.year_from is not None:
+            conditions.append(Movie.year >= self.year_from)
+        if self.year_to is not None:
+            conditions.append(Movie.year <= self.year_to)
+        if self.rating_min is not None:
+            conditions.append(Movie.rating >= self.rating_min)
         if self.ids is not None:
             conditions.append(Movie.id.in_(self.ids))
         return conditions
 
+    def order(self) -> tuple[SortKey, ...]:
+        """The order asked for, in full: `sort`, else relevance with `q` (unless
+        `status=new`), else () for the ranks' orders."""
+        if self.sort:
+            return self.sort
+        if self.q and not self.newest_first:
+            return ((RELEVANCE, False), ("id", False))
+        return ()
+
+
+def sort_keys(raw: str, *, with_relevance: bool) -> tuple[SortKey, ...]:
+    """`"-rating,title"` -> (("rating", True), ("title", False), ("id", False)).
+
+    Raises ValueError with a message for a person on an unknown or repeated key.
+    """
+    allowed = [*SORT_COLUMNS, *([RELEVANCE] if with_relevance else [])]
+    keys: list[SortKey] = []
+    for item in raw.split(","):
+        part = item.strip()
+        if not part:
+            continue
+        descending = part.startswith("-")
+        name = part[1:] if descending else part
+        if name not in allowed:
+            hint = "" if with_relevance or name != RELEVANCE else " (relevance needs q)"
+            raise ValueError(
+                f"{part[:20]!r} is not a sort key{hint}; use {', '.join(allowed)},"
+                " each with a leading - for descending."
+            )
+        if any(name == known for known, _ in keys):
+            raise ValueError(f"{name!r} is given more than once.")
+        keys.append((name, descending))
+    if not keys:
+        return ()
+    if all(name != "id" for name, _ in keys):
+        keys.append(("id", False))
+    # Keys after id cannot change an order id already decides.
+    cut = next(index for index, (name, _) in enumerate(keys) if name == "id")
+    return tuple(keys[: cut + 1])
+
+
+def _one_of(column: InstrumentedAttribute[int], values: tuple[int, ...]) -> ColumnElement[bool]:
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
 
 def _movie_record(row: Any) -> Record:
     # Unpacked in `_MOVIE_COLUMNS` order: reading each column by name cost eight times more.
-    movie_id, title, description, trailer, year, rating, genre_id, director_id, genre, director = (
-        row
-    )
+    (
+        movie_id,
+        title,
+        original_title,
+        description,
+        trailer,
+        year,
+        rating,
+        genre_id,
+        director_id,
+        genre,
+        director,
+    ) = row
     return {
         "id": movie_id,
         "title": title,
+        "original_title": original_title,
         "description": description,
         "trailer": trailer,
         "year": year,
@@ -105,13 +185,63 @@ def _paged(query: _Q, page: Page) -> _Q:  # genres and directors: short lists
     return query.offset(page.offset).limit(page.limit)
 
 
-def _order(filters: MovieFilters) -> InstrumentedAttribute[int]:
-    # The rank columns hold the positions in the two orders (id ascending; year, then id,
-    # descending), so ordering by them is ordering by what they stand for.
-    return Movie.new_rank if filters.newest_first else Movie.store_rank
+def _order(filters: MovieFilters) -> list[ColumnElement[Any] | InstrumentedAttribute[Any]]:
+    # The rank columns hold the positions in the two default orders (id ascending; year,
+    # then id, descending), so ordering by them is ordering by what they stand for.
+    # The other orders walk the listing indexes (see models.Movie).
+    order = filters.order()
+    if not order:
+        return [Movie.new_rank if filters.newest_first else Movie.store_rank]
+    return [
+        SORT_COLUMNS[name].desc() if descending else SORT_COLUMNS[name]
+        for name, descending in order
+    ]
+
+
+# With `q`, the search decides which movies match and how well; the other filters and
+# the order are then applied to that list here, in as many statements as it has chunks.
+_MATCH_CHUNK = 5000
+
+
+async def matching_ids(reader: Reader, filters: MovieFilters) -> list[int]:
+    """With `q`: the ids of the movies that match it and every other filter, in order."""
+    assert filters.q
+    ranked = await search.ranked_ids(reader, filters.q)
+    order = filters.order() or (("year", True), ("id", True))  # status=new
+    names = [name for name, _ in order if name not in (RELEVANCE, "id")]
+    columns = [SORT_COLUMNS[name] for name in names]
+    conditions = filters.conditions()
+    found: dict[int, tuple[Any, ...]] = {}
+    for start in range(0, len(ranked), _MATCH_CHUNK):
+        chunk = ranked[start : start + _MATCH_CHUNK]
+        query = select(Movie.id, *columns).where(Movie.id.in_(chunk), *conditions)
+        for row in await reader.rows(query):
+            found[row[0]] = tuple(row[1:])
+    position = {movie_id: index for index, movie_id in enumerate(ranked)}
+
+    def value(movie_id: int, name: str) -> Any:
+        if name == RELEVANCE:
+            return position[movie_id]
+        if name == "id":
+            return movie_id
+        return found[movie_id][names.index(name)]
+
+    ids = sorted(found)
+    for name, descending in reversed(order):  # stable sorts, last key first
+        ids.sort(key=lambda movie_id: value(movie_id, name), reverse=descending)
+    return ids
+
+
+async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
+    """The movies of `ids`, in that order."""
+    rows = await reader.rows(_movies_select().where(Movie.id.in_(ids)))
+    records = {record["id"]: record for record in map(_movie_record, rows)}
+    return [records[movie_id] for movie_id in ids if movie_id in records]
 
 
 async def count_movies(reader: Reader, filters: MovieFilters) -> int:
+    if filters.q:
+        return len(await matching_ids(reader, filters))
     conditions = filters.conditions()
     if not conditions:  # the ranks run 1..n: the highest one is the count, from an index
         query = _UNFILTERED_COUNT
@@ -120,37 +250,96 @@ async def count_movies(reader: Reader, filters: MovieFilters) -> int:
     return int(await reader.scalar(query))
 
 
+def sort_values(record: Record, sort: tuple[SortKey, ...]) -> list[Any]:
+    """A listed movie's values of the `sort` keys: where a cursor resumes after it."""
+    return [search_key(record["title"]) if name == "title" else record[name] for name, _ in sort]
+
+
+def _after(sort: tuple[SortKey, ...], values: tuple[Any, ...]) -> ColumnElement[bool]:
+    """The movies after the one with these `sort` values, in the `sort` order."""
+
+    def beyond(
+        column: InstrumentedAttribute[Any], descending: bool, value: Any
+    ) -> ColumnElement[bool]:
+        bound: ColumnElement[bool] = column < value if descending else column > value
+        return bound
+
+    columns = [(SORT_COLUMNS[name], descending) for name, descending in sort]
+    alternatives = [
+        and_(
+            *(column == value for (column, _), value in zip(columns[:index], values, strict=False)),
+            beyond(*columns[index], values[index]),
+        )
+        for index in range(len(columns))
+    ]
+    first, descending = columns[0]
+    # The first key's bound alone lets the index be entered there.
+    within = first <= values[0] if descending else first >= values[0]
+    return and_(within, or_(*alternatives))
+
+
 async def list_movies(
-    reader: Reader, filters: MovieFilters, page: Page
+    reader: Reader, filters: MovieFilters, page: Page, after: tuple[Any, ...] | None = None
 ) -> tuple[list[Record], int]:
     """One page (or all) of the movies matching `filters`, and how many match in all.
+
+    `after`, with `sort` and a page: the `sort_values` of the movie before the page (the
+    last of the previous one), found from there rather than by counting `page.offset`.
 
     The count and the page are two statements: an import committed between them makes
     the total disagree with the page for that one answer, never the page itself.
     """
+    if filters.q:
+        ids = await matching_ids(reader, filters)
+        if page.number is not None:
+            return await _movies_by_ids(reader, ids[page.offset : page.offset + page.size]), len(
+                ids
+            )
+        return await _movies_by_ids(reader, ids), len(ids)
     total = await count_movies(reader, filters)
     if total == 0 or page.is_past(total):
         return [], total
     conditions = filters.conditions()
-    if page.number is not None and not conditions:
+    if page.number is not None and not conditions and not filters.sort:
         statement = _UNFILTERED_PAGE[filters.newest_first]
         rows = await reader.rows(statement, {"after": page.offset, "size": page.limit})
         return [_movie_record(row) for row in rows], total
-    query = _movies_select().where(*conditions).order_by(_order(filters))
+    order = _order(filters)
+    query = _movies_select().where(*conditions).order_by(*order)
     if page.number is not None:
-        query = query.offset(page.offset).limit(page.limit)
+        # The page's ids first, from the order's index alone; the joins then run for
+        # twelve rows rather than for every row the offset skips. After a cursor, the
+        # index is entered at the previous page's last movie and nothing is skipped.
+        if after is not None and filters.sort:
+            conditions = [*conditions, _after(filters.sort, after)]
+        page_ids = select(Movie.id).where(*conditions).order_by(*order).limit(page.limit)
+        if after is None or not filters.sort:
+            page_ids = page_ids.offset(page.offset)
+        query = _movies_select().where(Movie.id.in_(page_ids.scalar_subquery())).order_by(*order)
     rows = await reader.rows(query)
     return [_movie_record(row) for row in rows], total
 
 
 async def stream_movies(
-    database: Database, filters: MovieFilters, batch: int = 1000
+    database: Database,
+    filters: MovieFilters,
+    batch: int = 1000,
+    ordered_ids: list[int] | None = None,
 ) -> AsyncIterator[list[Record]]:
     """Every movie matching `filters`, in batches, from a connection of its own.
 
-    For the whole list without `page`: memory holds one batch, not the catalog.
+    For the whole list without `page`: memory holds one batch, not the catalog. With `q`,
+    `ordered_ids` is what `matching_ids` found (the route counted them already).
     """
-    query = _movies_select().where(*filters.conditions()).order_by(_order(filters))
+    if filters.q:
+        async with database.engine.connect() as connection:
+            for start in range(0, len(ordered_ids or ()), batch):
+                chunk = (ordered_ids or [])[start : start + batch]
+                found = await connection.execute(_movies_select().where(Movie.id.in_(chunk)))
+                records = {record["id"]: record for record in map(_movie_record, found)}
+                yield [records[movie_id] for movie_id in chunk if movie_id in records]
+        return
+    query = _movies_select().where(*filters.conditions()).order_by(*_order(filters))
     async with database.engine.connect() as connection:
         result = await connection.stream(query.execution_options(yield_per=batch))
         async for rows in result.partitions(batch):

@@ -47,10 +47,18 @@ _MOVIES = [
     ("100% любовь", 2010, 2, 3),
     ("snake_case story", 2010, 1, 3),
 ]
+# Original titles of some of them; the others are unknown (null).
+_ORIGINAL_TITLES = {
+    "Сталкер": "Сталкер",
+    "Тёмный рыцарь": "The Dark Knight",
+    "Начало": "Inception",
+    "Интерстеллар": "Interstellar",
+}
 MOVIES: list[dict[str, Any]] = [
     {
         "id": index,
         "title": title,
+        "original_title": _ORIGINAL_TITLES.get(title),
         "description": f"Описание фильма «{title}».",
         "trailer": "" if index % 5 == 0 else f"https://example.org/trailer/{index}",
         "year": year,

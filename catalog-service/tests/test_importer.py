@@ -2,6 +2,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -67,6 +68,33 @@ async def test_replace_deletes_what_the_file_does_not_name(session: AsyncSession
     assert changes(report)["genres"] == (1, 0, 0, 4)
     assert await titles(session) == {1: "Хороший, плохой, злой"}
     assert (await session.execute(select(Genre.name))).scalars().all() == ["Вестерн"]
+    # The course's format has no original titles: unknown, null.
+    assert await original_titles(session) == {1: None}
+
+
+async def original_titles(session: AsyncSession) -> dict[int, str | None]:
+    return dict((await session.execute(select(Movie.id, Movie.original_title))).all())
+
+
+async def test_a_changed_original_title_alone_is_an_update(session: AsyncSession) -> None:
+    assert (await original_titles(session))[1] == "Сталкер"
+    edited = json.loads(json.dumps(CATALOG))
+    edited["movies"][0]["original_title"] = "  Stalker  "  # trimmed, as every text is
+    edited["movies"][1]["original_title"] = "Иван Васильевич меняет профессию"
+    report = await import_catalog(session, parse_catalog(edited))
+    assert changes(report)["movies"] == (0, 2, len(MOVIES) - 2, 0)
+    stored = await original_titles(session)
+    assert (stored[1], stored[2]) == ("Stalker", "Иван Васильевич меняет профессию")
+
+    # Blank or missing means unknown: null, which undoes a known one.
+    edited["movies"][0]["original_title"] = " "
+    del edited["movies"][1]["original_title"]
+    report = await import_catalog(session, parse_catalog(edited))
+    assert changes(report)["movies"] == (0, 2, len(MOVIES) - 2, 0)
+    stored = await original_titles(session)
+    assert (stored[1], stored[2]) == (None, None)
+    again = await import_catalog(session, parse_catalog(edited))
+    assert not again.changed
 
 
 @pytest.mark.parametrize(
@@ -81,6 +109,8 @@ async def test_replace_deletes_what_the_file_does_not_name(session: AsyncSession
         ({"movies": [{**MOVIES[0], "director_id": 77}]}, "there is no director 77"),
         ({"movies": [{**MOVIES[0], "rating": 11}]}, "movies.0.rating"),
         ({"movies": [{**MOVIES[0], "id": 0}]}, "movies.0.id"),
+        ({"movies": [{**MOVIES[0], "original_title": "x" * 301}]}, "movies.0.original_title"),
+        ({"movies": [{**MOVIES[0], "original_title": 7}]}, "movies.0.original_title"),
     ],
 )  # fmt: skip
 async def test_bad_files_are_refused_with_a_reason(
@@ -111,6 +141,11 @@ def test_bundled_seed_is_a_real_catalog() -> None:
         assert re.search("[а-яё]", movie.description, re.IGNORECASE), movie.title
         assert movie.trailer.startswith("https://www.youtube.com/"), movie.title
         assert 1900 <= movie.year <= 2026
+        assert movie.original_title, movie.title  # every film's own title is known
+    originals = {m.title: m.original_title for m in seed.movies}
+    assert originals["Сталкер"] == "Сталкер"
+    assert originals["Крёстный отец"] == "The Godfather"
+    assert originals["Унесённые призраками"] == "千と千尋の神隠し"
 
 
 @pytest.mark.skipif(not COURSE_FIXTURES.exists(), reason="the course fixtures are not beside us")
@@ -173,8 +208,28 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
+def test_generated_movies_have_original_titles(tmp_path: Path) -> None:
+    generate_file(tmp_path / "catalog.json", 400, seed=5)
+    movies = load_file(tmp_path / "catalog.json").movies
+    originals = [m.original_title for m in movies]
+    latin = [t for t in originals if t and re.fullmatch(r"[A-Za-z0-9 ':,.&-]+", t)]
+    same = [m for m in movies if m.original_title == m.title]
+    # Mostly foreign films with Latin-script titles, some Russian ones, a few unknown.
+    assert len(latin) > len(movies) / 3
+    assert len(same) > len(movies) / 10
+    assert 0 < originals.count(None) < len(movies) / 5
+
+
 async def test_migrations_match_the_models() -> None:
-    assert await schema_drift(MIGRATE_EMPTY, metadata) == []
+    drift = await schema_drift(MIGRATE_EMPTY, metadata)
+    # The search index's tables are made by its migration (catalog_service.search), not models.
+    search = [d for d in drift if d[0] in ("remove_table", "remove_index") and _searching(d[1])]
+    assert search
+    assert [d for d in drift if d not in search] == []
+
+
+def _searching(item: Any) -> bool:
+    return str(getattr(item, "table", item).name).startswith("search_")
 
 
 async def test_ranks_follow_every_import(session: AsyncSession) -> None:

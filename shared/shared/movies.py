@@ -17,6 +17,7 @@ class DirectorOut(BaseModel):
 class MovieOut(BaseModel):
     id: int
     title: str
+    original_title: str | None
     description: str
     trailer: str
     year: int

@@ -28,6 +28,7 @@ def make_movie(movie_id: int) -> dict[str, Any]:
     return {
         "id": movie_id,
         "title": f"Фильм номер {movie_id}",
+        "original_title": None if movie_id % 4 == 0 else f"Movie number {movie_id}",
         "description": f"Описание фильма {movie_id}.",
         "trailer": "" if movie_id % 5 == 0 else f"https://example.org/trailer/{movie_id}",
         "year": 1950 + movie_id % 70,
