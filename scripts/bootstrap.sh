@@ -57,3 +57,23 @@ if [ ! -x /usr/bin/chromium ]; then
             "(Debian/Ubuntu: sudo apt-get install chromium)." >&2
     fi
 fi
+
+# axe-core (MPL-2.0) checks every page the browser tests visit for WCAG 2.1 AA problems.
+# A test-only tool from tests-e2e/browser/package-lock.json, never shipped in an image;
+# reinstalled when the lock file changes. Without npm the browser tests say so.
+browser_lock=tests-e2e/browser/package-lock.json
+browser_stamp=tests-e2e/browser/node_modules/.installed
+if command -v npm >/dev/null 2>&1; then
+    if [ "$(cat "$browser_stamp" 2>/dev/null)" != "$(sha256sum < "$browser_lock")" ]; then
+        echo "installing axe-core (for the browser tests)"
+        if (cd tests-e2e/browser && npm ci --silent --no-audit --no-fund); then
+            sha256sum < "$browser_lock" > "$browser_stamp"
+        else
+            echo "note: npm ci failed in tests-e2e/browser, so the browser tests will be" \
+                "skipped (failed with REQUIRE_BROWSER=1)." >&2
+        fi
+    fi
+else
+    echo "note: no npm, so the browser tests cannot run axe-core" \
+        "(Debian/Ubuntu: sudo apt-get install npm)." >&2
+fi

@@ -5,7 +5,8 @@ Without the playwright package or /usr/bin/chromium they are skipped with the re
 unless REQUIRE_BROWSER=1 (set by .ci/run), which turns the skip into a failure.
 
 Fixtures: `browser` (one per session), `viewport` ("desktop" 1280x800, "phone" 390x844:
-every test runs on both), `page` (a new context per test; console errors fail the test),
+every test runs on both), `page` (a new context per test; console errors fail the test,
+and so does any WCAG 2.1 AA violation axe-core finds on a view the app renders: axe_check.py),
 `shot` (saves var/screenshots/<flow>-<viewport>.png), `account` (a fresh user, logged in
 through the API) and `logged_in` (that user signed in in the page's browser context, as the
 web app signs in: the refresh cookie set by the auth service, the session mark stored).
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import axe_check
 import pytest
 from browser_support import SESSION_KEY, Account, register_account
 
@@ -57,6 +59,10 @@ def browser() -> Iterator[Any]:
         _unavailable("the playwright package is not installed (tests-e2e/requirements-browser.txt)")
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which(CHROMIUM)):
         _unavailable(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
+    if not axe_check.AXE_SCRIPT.is_file():
+        _unavailable(
+            "axe-core is not installed (scripts/bootstrap.sh, or npm ci in tests-e2e/browser)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -83,7 +89,10 @@ def page(browser: Any, base_url: str, viewport: str) -> Iterator[Any]:
     # The page is served with the strict CSP that the gateway is to send: a violation is
     # a console error, which fails the test.
     context.route(f"{base_url}/", _with_csp)
+    # axe-core checks every view the app renders in this context (axe_check.py).
+    axe_log = axe_check.install(context)
     page = context.new_page()
+    axe_check.guard_navigation(page)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.on(
@@ -95,8 +104,12 @@ def page(browser: Any, base_url: str, viewport: str) -> Iterator[Any]:
         ),
     )
     yield page
+    for open_page in context.pages:
+        axe_check.wait_idle(open_page)
     context.close()
     assert not problems, problems
+    failure = axe_log.failure()
+    assert failure is None, failure
 
 
 def _with_csp(route: Any) -> None:

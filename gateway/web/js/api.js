@@ -103,7 +103,7 @@ function buildUrl(path, query) {
   return qs ? `${path}?${qs}` : path;
 }
 
-async function send(method, url, body, token, extraHeaders = {}) {
+async function send(method, url, body, token, extraHeaders = {}, signal = undefined) {
   const headers = { Accept: "application/json", ...extraHeaders };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -113,8 +113,11 @@ async function send(method, url, body, token, extraHeaders = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      signal,
     });
-  } catch {
+  } catch (error) {
+    // A request its caller gave up on (a newer keystroke) is no network failure.
+    if (signal && signal.aborted) throw error;
     throw new NetworkError();
   }
 }
@@ -206,9 +209,9 @@ async function restore() {
 
 const restored = restore();
 
-export async function request(method, path, { body, query, auth = false } = {}) {
+export async function request(method, path, { body, query, auth = false, signal } = {}) {
   const url = buildUrl(path, query);
-  if (!auth) return parse(await send(method, url, body, null));
+  if (!auth) return parse(await send(method, url, body, null, {}, signal));
 
   await restored;
   if (!accessToken) {
@@ -232,6 +235,8 @@ export async function request(method, path, { body, query, auth = false } = {}) 
 
 export const api = {
   movies: (query) => request("GET", "/movies/", { query }),
+  // Up to 8 {id, title, original_title, year} for what is typed so far.
+  suggest: (q, signal) => request("GET", "/movies/suggest/", { query: { q }, signal }),
   movie: (id) => request("GET", `/movies/${encodeURIComponent(id)}/`),
   genres: () => request("GET", "/genres/"),
   genre: (id) => request("GET", `/genres/${encodeURIComponent(id)}/`),

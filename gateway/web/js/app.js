@@ -4,6 +4,7 @@ import { api, isLoggedIn, onAuthChange } from "./api.js";
 import { h, fill } from "./dom.js";
 import { getLang, onLangChange, setLang, t } from "./i18n.js";
 import { current, flash, navigate, render, route, start } from "./router.js";
+import { searchBox } from "./search.js";
 import catalog from "./views/catalog.js";
 import home from "./views/home.js";
 import movie from "./views/movie.js";
@@ -75,6 +76,7 @@ function renderHeader() {
         h("span", { class: "brand__mark", "aria-hidden": "true", text: "▶" }),
         h("span", { class: "brand__name", text: t("app.name") }),
       ),
+      searchBox(),
       toggle,
       h("nav", { id: "site-nav", class: menuOpen ? "nav is-open" : "nav", "aria-label": t("nav.main") },
         h("ul", { class: "nav__list" },

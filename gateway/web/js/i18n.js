@@ -9,6 +9,7 @@ const ru = {
   "skip": "Перейти к содержимому",
   "nav.main": "Основное меню",
   "nav.menu": "Меню",
+  "nav.crumbs": "Навигационная цепочка",
   "nav.home": "Главная",
   "nav.catalog": "Каталог",
   "nav.genres": "Жанры",
@@ -58,7 +59,52 @@ const ru = {
   "catalog.any": "Любой",
   "catalog.apply": "Показать",
   "catalog.reset": "Сбросить",
-  "catalog.found": "Найдено: {count}",
+  "search.label": "Поиск фильмов",
+  "search.placeholder": "Название или режиссёр",
+  "search.submit": "Найти",
+  "search.suggestions": "Подсказки",
+  "search.none": "Подсказок нет",
+  "catalog.searchResults": "Результаты поиска «{q}»",
+  "catalog.results": "Фильмы",
+  "catalog.genres": "Жанры",
+  "catalog.yearFrom": "Год с",
+  "catalog.yearTo": "Год по",
+  "catalog.ratingMin": "Рейтинг от",
+  "catalog.sortRelevance": "Сначала лучшие совпадения",
+  "catalog.sortRating": "По рейтингу",
+  "catalog.sortYear": "По году",
+  "catalog.sortTitle": "По названию",
+  "catalog.direction": "Направление",
+  "catalog.desc": "По убыванию",
+  "catalog.asc": "По возрастанию",
+  "apiError.bad_request": "Сервер не смог прочитать запрос.",
+  "apiError.wrong_password": "Текущий пароль неверен.",
+  "apiError.unauthorized": "Войдите, чтобы продолжить.",
+  "apiError.invalid_credentials": "Неверная электронная почта или пароль.",
+  "apiError.invalid_token": "Сессия недействительна. Войдите снова.",
+  "apiError.cross_site_request": "Запрос с другого сайта отклонён.",
+  "apiError.not_found": "Ничего не найдено по этому адресу.",
+  "apiError.method_not_allowed": "Этот запрос не поддерживается.",
+  "apiError.email_taken": "Аккаунт с такой почтой уже есть.",
+  "apiError.payload_too_large": "Слишком большой запрос.",
+  "apiError.uri_too_long": "Слишком длинный адрес запроса.",
+  "apiError.unsupported_media_type": "Сервер не принимает данные в таком формате.",
+  "apiError.validation_error": "Проверьте введённые значения.",
+  "apiError.invalid_sort": "Такого порядка сортировки нет.",
+  "apiError.rate_limited": "Слишком много попыток. Подождите немного и повторите.",
+  "apiError.internal_error": "Ошибка на сервере. Мы уже знаем о ней; попробуйте позже.",
+  "apiError.service_unavailable": "Сервис временно недоступен. Попробуйте позже.",
+  "apiError.gateway_timeout": "Сервер не ответил вовремя. Попробуйте ещё раз.",
+  "fieldError.required": "Обязательное поле.",
+  "fieldError.integer": "Введите целое число.",
+  "fieldError.number": "Введите число.",
+  "fieldError.min": "Значение должно быть не меньше {limit}.",
+  "fieldError.max": "Значение должно быть не больше {limit}.",
+  "fieldError.minLength": "Не короче {limit} символов.",
+  "fieldError.maxLength": "Не длиннее {limit} символов.",
+  "fieldError.email": "Неверный адрес электронной почты.",
+  "fieldError.sort": "Допустимые значения: {allowed}.",
+  "fieldError.invalid": "Недопустимое значение.",
   "catalog.empty": "Ничего не нашлось. Попробуйте изменить фильтры.",
   "pager.label": "Страницы",
   "pager.prev": "Назад",
@@ -149,6 +195,7 @@ const en = {
   "skip": "Skip to content",
   "nav.main": "Main menu",
   "nav.menu": "Menu",
+  "nav.crumbs": "Breadcrumbs",
   "nav.home": "Home",
   "nav.catalog": "Catalog",
   "nav.genres": "Genres",
@@ -198,7 +245,52 @@ const en = {
   "catalog.any": "Any",
   "catalog.apply": "Show",
   "catalog.reset": "Reset",
-  "catalog.found": "Found: {count}",
+  "search.label": "Search films",
+  "search.placeholder": "Title or director",
+  "search.submit": "Search",
+  "search.suggestions": "Suggestions",
+  "search.none": "No suggestions",
+  "catalog.searchResults": "Search results for “{q}”",
+  "catalog.results": "Films",
+  "catalog.genres": "Genres",
+  "catalog.yearFrom": "Year from",
+  "catalog.yearTo": "Year to",
+  "catalog.ratingMin": "Minimum rating",
+  "catalog.sortRelevance": "Best match first",
+  "catalog.sortRating": "By rating",
+  "catalog.sortYear": "By year",
+  "catalog.sortTitle": "By title",
+  "catalog.direction": "Direction",
+  "catalog.desc": "Descending",
+  "catalog.asc": "Ascending",
+  "apiError.bad_request": "The server could not read the request.",
+  "apiError.wrong_password": "The current password is wrong.",
+  "apiError.unauthorized": "Please log in to continue.",
+  "apiError.invalid_credentials": "The email or the password is wrong.",
+  "apiError.invalid_token": "The session is no longer valid. Please log in again.",
+  "apiError.cross_site_request": "A request from another site was refused.",
+  "apiError.not_found": "Nothing was found at this address.",
+  "apiError.method_not_allowed": "This request is not supported.",
+  "apiError.email_taken": "An account with this email already exists.",
+  "apiError.payload_too_large": "The request is too large.",
+  "apiError.uri_too_long": "The request address is too long.",
+  "apiError.unsupported_media_type": "The server does not accept data in this format.",
+  "apiError.validation_error": "Please check the values entered.",
+  "apiError.invalid_sort": "There is no such sort order.",
+  "apiError.rate_limited": "Too many attempts. Please wait a little and try again.",
+  "apiError.internal_error": "Something broke on the server. Please try again later.",
+  "apiError.service_unavailable": "The service is unavailable for now. Please try again later.",
+  "apiError.gateway_timeout": "The server did not answer in time. Please try again.",
+  "fieldError.required": "This field is required.",
+  "fieldError.integer": "Enter a whole number.",
+  "fieldError.number": "Enter a number.",
+  "fieldError.min": "The value must be at least {limit}.",
+  "fieldError.max": "The value must be at most {limit}.",
+  "fieldError.minLength": "At least {limit} characters.",
+  "fieldError.maxLength": "At most {limit} characters.",
+  "fieldError.email": "The email address is not valid.",
+  "fieldError.sort": "Allowed values: {allowed}.",
+  "fieldError.invalid": "The value is not valid.",
   "catalog.empty": "Nothing found. Try other filters.",
   "pager.label": "Pages",
   "pager.prev": "Previous",
@@ -294,6 +386,18 @@ const plurals = {
   },
 };
 
+// Whole sentences that agree with a number ({n} is the number), by the same plural rules.
+const phrases = {
+  ru: {
+    found: ["Найден {n} фильм", "Найдено {n} фильма", "Найдено {n} фильмов"],
+    suggestions: ["{n} подсказка", "{n} подсказки", "{n} подсказок"],
+  },
+  en: {
+    found: ["{n} film found", "{n} films found"],
+    suggestions: ["{n} suggestion", "{n} suggestions"],
+  },
+};
+
 const dictionaries = { ru, en };
 
 function stored() {
@@ -330,14 +434,58 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
 }
 
-// "5 фильмов", "21 фильм", "1 film", "2 films".
-export function count(n, noun) {
-  const forms = plurals[lang][noun];
-  if (lang === "en") return `${n} ${n === 1 ? forms[0] : forms[1]}`;
+// Which of a word's forms goes with n: English has two (1 / other), Russian three
+// (1, 21 / 2-4, 22-24 / 0, 5-20, 25-30, 11-14).
+function pluralForm(n, forms) {
+  if (lang === "en") return n === 1 ? forms[0] : forms[1];
   const mod10 = n % 10;
   const mod100 = n % 100;
-  let form = forms[2];
-  if (mod10 === 1 && mod100 !== 11) form = forms[0];
-  else if (mod10 >= 2 && mod10 <= 4 && (mod100 < 12 || mod100 > 14)) form = forms[1];
-  return `${n} ${form}`;
+  if (mod10 === 1 && mod100 !== 11) return forms[0];
+  if (mod10 >= 2 && mod10 <= 4 && (mod100 < 12 || mod100 > 14)) return forms[1];
+  return forms[2];
+}
+
+// "5 фильмов", "21 фильм", "1 film", "2 films".
+export function count(n, noun) {
+  return `${n} ${pluralForm(n, plurals[lang][noun])}`;
+}
+
+// A sentence that agrees with n: "Найдено 12 фильмов", "Найден 21 фильм", "1 film found".
+export function phrase(n, key) {
+  return pluralForm(n, phrases[lang][key]).replace("{n}", String(n));
+}
+
+// An API error in the interface's language, chosen by its `code`; a code this table does
+// not know gets the generic sentence with the status.
+export function apiErrorText(code, status) {
+  const key = `apiError.${code}`;
+  return key in dictionaries[lang] ? t(key) : t("error.generic", { status });
+}
+
+// The API's field messages (pydantic's English sentences and the catalog's own) in the
+// interface's language; one it does not recognise becomes a plain "not valid".
+const FIELD_MESSAGES = [
+  [/field required|missing/i, "fieldError.required"],
+  [/valid integer|whole number/i, "fieldError.integer"],
+  [/valid number|valid decimal|finite number/i, "fieldError.number"],
+  [/greater than or equal to (-?[\d.]+)/i, "fieldError.min"],
+  [/greater than (-?[\d.]+)/i, "fieldError.min"],
+  [/less than or equal to (-?[\d.]+)/i, "fieldError.max"],
+  [/less than (-?[\d.]+)/i, "fieldError.max"],
+  [/at least (\d+) characters?/i, "fieldError.minLength"],
+  [/at most (\d+) characters?/i, "fieldError.maxLength"],
+  [/email/i, "fieldError.email"],
+];
+
+export function fieldErrorText(message) {
+  const text = String(message || "");
+  const sort = text.match(/(?:allowed|one of|expected)[^:]*:\s*(.+?)\.?$/i);
+  if (sort) return t("fieldError.sort", { allowed: sort[1] });
+  for (const [pattern, key] of FIELD_MESSAGES) {
+    const found = text.match(pattern);
+    if (found) return t(key, { limit: found[1] ?? "" });
+  }
+  // The API speaks English: in the English interface its own sentence says more.
+  if (lang === "en" && text) return text.replace(/^Value error,\s*/i, "");
+  return t("fieldError.invalid");
 }

@@ -104,6 +104,8 @@ export async function render({ focus = true } = {}) {
     }
     window.scrollTo(0, 0);
   }
+  // The view is complete (the browser tests check each page with axe-core at this point).
+  document.dispatchEvent(new CustomEvent("kinoarchive:rendered", { detail: { path } }));
 }
 
 export function start(mainElement) {

@@ -317,7 +317,12 @@ export async function bookmarksView(ctx) {
   ctx.title(page > 1 ? t("bookmarks.titlePage", { page }) : t("bookmarks.title"));
   const summary = h("p", { class: "results__summary", role: "status" });
   const results = h("div");
-  fill(ctx.root, h("div", { class: "page-head" }, h("h1", { text: t("bookmarks.title") }), summary), results);
+  fill(ctx.root,
+    h("div", { class: "page-head" }, h("h1", { text: t("bookmarks.title") }), summary),
+    // The cards' titles are h3: this heading keeps the outline in order.
+    h("h2", { class: "visually-hidden", text: t("catalog.results") }),
+    results,
+  );
   skeletonGrid(results, 6);
   const movies = await api.bookmarks(page);
   if (ctx.stale()) return;

@@ -2,7 +2,7 @@
 
 import { ApiError, NetworkError } from "../api.js";
 import { h, clear, fill } from "../dom.js";
-import { t } from "../i18n.js";
+import { apiErrorText, fieldErrorText, t } from "../i18n.js";
 
 export const PAGE_SIZE = 12;
 
@@ -34,7 +34,12 @@ export function emptyState(text, action) {
 
 export function errorText(error) {
   if (error instanceof ApiError) {
-    return error.hasMessage ? error.message : t("error.generic", { status: error.status });
+    // By the error's code, in the interface's language (the API's `message` is English).
+    const text = apiErrorText(error.code, error.status);
+    const first = error.errors.find((item) => item && item.message);
+    return error.code === "validation_error" && first
+      ? `${text} ${fieldErrorText(first.message)}`
+      : text;
   }
   if (error instanceof NetworkError) return t("error.network");
   return String((error && error.message) || error);
@@ -203,7 +208,7 @@ function fieldError(form, name, message) {
   if (!input || !input.id) return false;
   const slot = document.getElementById(`${input.id}-error`);
   if (!slot) return false;
-  slot.textContent = message.replace(/^Value error,\s*/i, "");
+  slot.textContent = message;
   slot.hidden = false;
   input.setAttribute("aria-invalid", "true");
   return true;
@@ -216,7 +221,8 @@ export function showFormError(form, error, aliases = {}) {
   if (error instanceof ApiError) {
     for (const item of error.errors) {
       const name = aliases[item.field] || item.field;
-      if (item.message && fieldError(form, name, item.message) && !firstInvalid) {
+      // The API's field message, in the interface's language.
+      if (item.message && fieldError(form, name, fieldErrorText(item.message)) && !firstInvalid) {
         firstInvalid = form.elements.namedItem(name);
       }
     }

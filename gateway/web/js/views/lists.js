@@ -49,13 +49,15 @@ function filmsOf(kind) {
     const total = movies.total ?? movies.data.length;
     const base = kind === "genre" ? `/genres/${id}` : `/directors/${id}`;
     fill(ctx.root,
-      h("nav", { class: "crumbs", "aria-label": "breadcrumbs" },
+      h("nav", { class: "crumbs", "aria-label": t("nav.crumbs") },
         h("a", { href: kind === "genre" ? "#/genres" : "#/directors", text: t(kind === "genre" ? "nav.genres" : "nav.directors") })),
       h("div", { class: "page-head" },
         h("p", { class: "kicker", text: t(`${kind}.kicker`) }),
         h("h1", { text: name }),
         h("p", { class: "muted", text: count(total, "film") }),
       ),
+      // The cards' titles are h3: this heading keeps the outline in order.
+      h("h2", { class: "visually-hidden", text: t("catalog.results") }),
       movies.data.length ? movieGrid(movies.data) : emptyState(t("list.empty")),
       pager(page, total, (p) => href(base, { page: p > 1 ? p : null })),
     );
