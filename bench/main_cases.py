@@ -31,6 +31,7 @@ from .harness import (
     wait_http,
 )
 from .report import Row, ratio
+from .scale import BUNDLED_PREFIX, BUNDLED_SEARCHES, search_cases
 from .stack import register_and_login, running_stack
 
 
@@ -87,6 +88,15 @@ def run(bench: Bench) -> None:
                     "user": bench.throughput(stack.url("gateway", "/user/"), headers=[bearer]),
                 }
             )
+        # Search and suggest on the bundled catalog, the catalog's cache off.
+        search_cases(
+            bench,
+            "bundled catalog",
+            nocache_url,
+            None,
+            searches=BUNDLED_SEARCHES,
+            prefix=BUNDLED_PREFIX,
+        )
         bench.procs.stop(nocache)
         bench.procs.stop(aiosqlite)
         base = bench.rps(c50["hello"])

@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 from .harness import PYTHON, SCALE_MOVIES, SERVICES, VAR, Bench, request, rss_mb
 from .report import Row
@@ -116,6 +117,8 @@ def scale_one(bench: Bench, label: str, data_dir: Path, urls: dict[str, str], so
                 )
             )
 
+        search_cases(bench, f"{label}, {SCALE_MOVIES // 1000}k movies", catalog, deep)
+
         pid = stack.processes["catalog"].pid
         before = rss_mb(pid)
         started = time.monotonic()
@@ -157,5 +160,86 @@ def scale_one(bench: Bench, label: str, data_dir: Path, urls: dict[str, str], so
                 "",
                 "<= 5 calls",
                 calls <= 5 and listed == 500,
+            )
+        )
+
+
+# Queries on the generated catalog (catalog_service/generate.py's words): a title with
+# its number, one word that thousands of titles share, a typo, and a prefix to suggest.
+GENERATED_SEARCHES = {"exact": "Ледяной маяк 4217", "broad": "маяк", "typo": "ледяой маяк"}
+GENERATED_PREFIX = "ледян"
+# And on the bundled catalog: a title, a Latin transliteration, a typo.
+BUNDLED_SEARCHES = {"exact": "сталкер", "broad": "solyaris", "typo": "интерстелар"}
+BUNDLED_PREFIX = "инте"
+
+
+def search_cases(
+    bench: Bench,
+    label: str,
+    catalog: str,
+    deep: int | None,
+    searches: dict[str, str] = GENERATED_SEARCHES,
+    prefix: str = GENERATED_PREFIX,
+) -> None:
+    """Search and suggest latency (p50, p99 at one connection) and throughput (50), and,
+    given `deep`, page `deep` of `sort=-rating` against its page 1."""
+    quoted = {name: quote(q) for name, q in searches.items()}
+    one = {
+        **{
+            f"q-{name}": bench.throughput(f"{catalog}/movies/?q={q}&page=1", 1)
+            for name, q in quoted.items()
+        },
+        "suggest": bench.throughput(f"{catalog}/movies/suggest/?q={quote(prefix)}", 1),
+    }
+    if deep is not None:
+        one["rating1"] = bench.throughput(f"{catalog}/movies/?sort=-rating&page=1", 1)
+        one["ratingdeep"] = bench.throughput(f"{catalog}/movies/?sort=-rating&page={deep}", 1)
+    latency = bench.median_of(one)
+    many = bench.median_of(
+        {
+            "q": bench.throughput(f"{catalog}/movies/?q={quoted['exact']}&page=1"),
+            "suggest": bench.throughput(f"{catalog}/movies/suggest/?q={quote(prefix)}"),
+        }
+    )
+    for name, query in searches.items():
+        results = latency[f"q-{name}"]
+        p50 = bench.p50(results)
+        bench.report.add(
+            Row(
+                f"6. {label}: search `q={query}` (p50, p99 at 1 conn.)",
+                f"p50 {p50:.2f} ms, p99 {max(r.p99_ms for r in results):.2f} ms",
+                "",
+                "p50 < 10 ms",
+                p50 < 10,
+            )
+        )
+    p50 = bench.p50(latency["suggest"])
+    bench.report.add(
+        Row(
+            f"6. {label}: suggest `q={prefix}` (p50, p99 at 1 conn.)",
+            f"p50 {p50:.2f} ms, p99 {max(r.p99_ms for r in latency['suggest']):.2f} ms",
+            "",
+            "p50 < 5 ms",
+            p50 < 5,
+        )
+    )
+    bench.report.add(
+        Row(
+            f"6. {label}: search and suggest throughput, 50 conn.",
+            f"search {bench.rps(many['q']):,.0f} req/s, "
+            f"suggest {bench.rps(many['suggest']):,.0f} req/s",
+            "",
+        )
+    )
+    if deep is not None:
+        first, deepest = bench.p50(latency["rating1"]), bench.p50(latency["ratingdeep"])
+        bench.report.add(
+            Row(
+                f"6. {label}, catalog cache off: `sort=-rating` page {deep:,} vs page 1 "
+                "(p50, 1 conn.)",
+                f"{deepest:.2f} ms vs {first:.2f} ms",
+                f"{deepest / first:.2f}x",
+                "<= 1.5x",
+                deepest / first <= 1.5,
             )
         )
