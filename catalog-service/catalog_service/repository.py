@@ -4,7 +4,7 @@ The catalog only reads: every query is a Core statement run by a `Reader`, with 
 session, so a page is read and serialized without building an identity map.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -232,11 +232,15 @@ async def matching_ids(reader: Reader, filters: MovieFilters) -> list[int]:
     return ids
 
 
-async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
-    """The movies of `ids`, in that order."""
-    rows = await reader.rows(_movies_select().where(Movie.id.in_(ids)))
+def _in_order(rows: Iterable[Any], ids: list[int]) -> list[Record]:
+    """The movies of `rows`, in the order of `ids`."""
     records = {record["id"]: record for record in map(_movie_record, rows)}
     return [records[movie_id] for movie_id in ids if movie_id in records]
+
+
+async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
+    """The movies of `ids`, in that order."""
+    return _in_order(await reader.rows(_movies_select().where(Movie.id.in_(ids))), ids)
 
 
 async def count_movies(reader: Reader, filters: MovieFilters) -> int:
@@ -291,11 +295,8 @@ async def list_movies(
     """
     if filters.q:
         ids = await matching_ids(reader, filters)
-        if page.number is not None:
-            return await _movies_by_ids(reader, ids[page.offset : page.offset + page.size]), len(
-                ids
-            )
-        return await _movies_by_ids(reader, ids), len(ids)
+        shown = ids if page.number is None else ids[page.offset : page.offset + page.size]
+        return await _movies_by_ids(reader, shown), len(ids)
     total = await count_movies(reader, filters)
     if total == 0 or page.is_past(total):
         return [], total
@@ -329,15 +330,15 @@ async def stream_movies(
     """Every movie matching `filters`, in batches, from a connection of its own.
 
     For the whole list without `page`: memory holds one batch, not the catalog. With `q`,
-    `ordered_ids` is what `matching_ids` found (the route counted them already).
+    `ordered_ids` is what `matching_ids` found (the route counted them already), listed
+    in that order.
     """
-    if filters.q:
+    if ordered_ids is not None:
         async with database.engine.connect() as connection:
-            for start in range(0, len(ordered_ids or ()), batch):
-                chunk = (ordered_ids or [])[start : start + batch]
+            for start in range(0, len(ordered_ids), batch):
+                chunk = ordered_ids[start : start + batch]
                 found = await connection.execute(_movies_select().where(Movie.id.in_(chunk)))
-                records = {record["id"]: record for record in map(_movie_record, found)}
-                yield [records[movie_id] for movie_id in chunk if movie_id in records]
+                yield _in_order(found, chunk)
         return
     query = _movies_select().where(*filters.conditions()).order_by(*_order(filters))
     async with database.engine.connect() as connection:

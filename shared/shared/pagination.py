@@ -2,7 +2,9 @@
 
 Without `page` a list answers with all its records; with `page` (>= 1) with 12 of them.
 Either way the body stays a bare array and the headers carry the rest: `X-Total-Count`
-and, for a page, an RFC 8288 `Link` header.
+and, for a page, an RFC 8288 `Link` header. A list that can resume a page where the
+last one ended (a sorted catalog list) gives the `next` link a `cursor` too; a cursor
+belongs to one page, so the other links never carry the request's own.
 """
 
 from dataclasses import dataclass
@@ -48,7 +50,10 @@ async def page_params(
 PageDep = Annotated[Page, Depends(page_params)]
 
 
-def pagination_headers(url: URL, page: Page, total: int) -> dict[str, str]:
+def pagination_headers(
+    url: URL, page: Page, total: int, next_cursor: str | None = None
+) -> dict[str, str]:
+    """`X-Total-Count`, and for a page the `Link` header (`next_cursor` on "next")."""
     headers = {"X-Total-Count": str(total)}
     if page.number is None:
         return headers
@@ -63,10 +68,13 @@ def pagination_headers(url: URL, page: Page, total: int) -> dict[str, str]:
     # What `url.include_query_params(page=n)` gives (the other parameters as they came,
     # then `page`), with the query parsed and encoded once rather than once a link.
     pairs = parse_qsl(url.query, keep_blank_values=True)
-    query = [*((key, value) for key, value in pairs if key != "page"), ("page", "")]
+    query = [*((k, v) for k, v in pairs if k not in ("page", "cursor")), ("page", "")]
     base = f"{url.replace(query='', fragment='')}?{urlencode(query)}"  # ends with "page="
     fragment = f"#{url.fragment}" if url.fragment else ""
-    headers["Link"] = ", ".join(f'<{base}{number}{fragment}>; rel="{rel}"' for number, rel in links)
+    after = {"next": f"&{urlencode({'cursor': next_cursor})}" if next_cursor else ""}
+    headers["Link"] = ", ".join(
+        f'<{base}{number}{after.get(rel, "")}{fragment}>; rel="{rel}"' for number, rel in links
+    )
     return headers
 
 

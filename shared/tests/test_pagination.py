@@ -66,3 +66,14 @@ def test_links_keep_the_other_parameters_as_starlette_would(address: str) -> Non
         "first": 1, "prev": 1, "next": 3, "last": 9,
     }  # fmt: skip
     assert links == {rel: str(url.include_query_params(page=n)) for rel, n in expected.items()}
+
+
+def test_only_the_next_link_carries_a_cursor() -> None:
+    """A cursor belongs to one page: the request's own is dropped from every link, and
+    the one given for the next page goes on "next" alone."""
+    url = URL("http://x/movies?sort=-rating&page=2&cursor=old")
+    links = rels(pagination_headers(url, Page(2), 100, next_cursor="new-_1"))
+    assert links["next"] == "http://x/movies?sort=-rating&page=3&cursor=new-_1"
+    for rel in ("first", "prev", "last"):
+        assert "cursor" not in links[rel]
+    assert "cursor" not in rels(pagination_headers(url, Page(2), 100))["next"]

@@ -139,27 +139,22 @@ async def list_movies(
     )
     if page.number is None:  # the whole list: streamed, however long it is
         ordered = await repository.matching_ids(reader, filters) if filters.q else None
-        if ordered is None:
-            total = await repository.count_movies(reader, filters)
-        else:
-            total = len(ordered)
+        total = (
+            len(ordered) if ordered is not None else await repository.count_movies(reader, filters)
+        )
         return StreamingResponse(
             json_array(repository.stream_movies(database, filters, ordered_ids=ordered)),
             media_type="application/json",
             headers=pagination_headers(request.url, page, total),
         )
-    keyset = page.number is not None and filters.sort and not filters.q
+    keyset = bool(filters.sort) and not filters.q
     after = read_cursor(cursor, page, filters.sort) if keyset and cursor else None
     movies, total = await repository.list_movies(reader, filters, page, after)
-    url = request.url.remove_query_params("cursor") if cursor is not None else request.url
-    headers = pagination_headers(url, page, total)
-    if keyset and len(movies) == page.size and page.number is not None:
+    next_cursor = None
+    if keyset and len(movies) == page.size:
         values = repository.sort_values(movies[-1], filters.sort)
-        token = make_cursor(page.number + 1, filters.sort, values)
-        headers["Link"] = headers["Link"].replace(
-            f'page={page.number + 1}>; rel="next"',
-            f'page={page.number + 1}&cursor={token}>; rel="next"',
-        )
+        next_cursor = make_cursor(page.number + 1, filters.sort, values)
+    headers = pagination_headers(request.url, page, total, next_cursor)
     return JSONResponse(movies, headers=headers)
 
 
