@@ -16,6 +16,8 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from sqlalchemy import text
+
 from catalog_service import MIGRATIONS
 from catalog_service.config import CatalogSettings
 from catalog_service.generate import generate_file
@@ -40,9 +42,23 @@ async def load(
 ) -> ImportReport | None:
     database = Database(url, pool_size=1)
     try:
-        return await load_into(database, catalog, replace=replace, if_empty=if_empty)
+        report = await load_into(database, catalog, replace=replace, if_empty=if_empty)
+        if report is not None and report.changed:
+            await vacuum(database)
+        return report
     finally:
         await database.dispose()
+
+
+async def vacuum(database: Database) -> None:
+    """On PostgreSQL, VACUUM the tables an import rewrites, once it has committed (VACUUM
+    cannot run in a transaction). Until the next autovacuum, the visibility map would be
+    unset, and each index-only scan would read the table too."""
+    if database.engine.dialect.name != "postgresql":
+        return
+    async with database.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text("VACUUM genres, directors, movies, movie_positions, search_movies, search_words"))
 
 
 async def load_into(

@@ -14,11 +14,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service import search
-from catalog_service.models import CatalogMeta, Director, Genre, Movie, search_key
+from catalog_service.models import (
+    POSITION_ORDERS,
+    CatalogMeta,
+    Director,
+    Genre,
+    Movie,
+    MoviePosition,
+    search_key,
+)
 from shared.db import INT32_MAX
 
 BATCH = 1000
@@ -146,6 +154,27 @@ _RERANK = text(
 )
 
 
+async def reposition(session: AsyncSession) -> None:
+    """Every movie's position in each order of movie_positions, written afresh.
+
+    All of it, every time: a changed rating or a new title shifts the positions of every
+    movie after it, so there is little to gain from comparing with what is there.
+    """
+    await session.execute(delete(MoviePosition))
+    for name, (column, descending) in POSITION_ORDERS.items():
+        position = func.row_number().over(
+            order_by=[column.desc() if descending else column, Movie.id]
+        )
+        ranked = select(literal(name), position, Movie.id)
+        columns = ["sort_order", "position", "movie_id"]
+        await session.execute(insert(MoviePosition).from_select(columns, ranked))
+    if session.get_bind().dialect.name == "postgresql":
+        # Statistics for the changed tables now, in this transaction, so that the first
+        # queries after the commit are planned on the new numbers rather than waiting for
+        # autovacuum. (VACUUM cannot run in a transaction: cli.load runs it after.)
+        await session.execute(text("ANALYZE movies, movie_positions"))
+
+
 def _movie_row(movie: MovieIn) -> dict[str, Any]:
     return {**movie.model_dump(), "search_title": search_key(movie.title)}
 
@@ -236,6 +265,7 @@ async def import_catalog(
     movies_report = report.tables["movies"]
     if movies_report.added or movies_report.updated or movies_report.deleted:
         await session.execute(_RERANK)
+        await reposition(session)
     if movies_report.changed_ids or movies_report.deleted or report.tables["directors"].updated:
         await search.refresh_after_import(
             session,

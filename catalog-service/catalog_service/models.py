@@ -1,5 +1,13 @@
+from typing import Any
+
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    mapped_column,
+    relationship,
+)
 
 
 def search_key(text: str) -> str:
@@ -77,6 +85,42 @@ for _name, _column in (
 ):
     Index(f"ix_movies_{_name}_id", _column, Movie.id)
     Index(f"ix_movies_{_name}_desc_id", _column.desc(), Movie.id)
+
+
+class MoviePosition(CatalogBase):
+    """Each movie's position in each single-key `sort` of the whole catalog, 1..n.
+
+    The deep pages of those sorts, without filters, are then a range of positions, as
+    quick as the first page, like the rank columns do for the default orders. Rebuilt by
+    every import that changes the movies (importer.reposition).
+
+    A table of its own rather than six more rank columns on movies: an import that moves
+    one movie shifts the positions of many others, and here that rewrites narrow rows
+    with one index, not the wide movie rows and every index on them. There is no foreign
+    key to movies: the rows are derived, deleted and written again as a whole.
+    """
+
+    __tablename__ = "movie_positions"
+    # SQLite stores the rows in the primary key's order: a page is one range read, with
+    # no second lookup from an index into the table.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    sort_order: Mapped[str] = mapped_column(String(10), primary_key=True)  # "-rating"
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    movie_id: Mapped[int] = mapped_column(Integer)
+
+
+# The orders kept in movie_positions, by `sort` value: a column and its direction, then id
+# ascending. id alone needs none: store_rank is that order, and read backwards its reverse.
+POSITION_ORDERS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {
+    f"{'-' if descending else ''}{name}": (column, descending)
+    for name, column in (
+        ("rating", Movie.rating),
+        ("year", Movie.year),
+        ("title", Movie.search_title),
+    )
+    for descending in (False, True)
+}
 
 
 class CatalogMeta(CatalogBase):

@@ -12,7 +12,14 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from catalog_service import search
-from catalog_service.models import Director, Genre, Movie, search_key
+from catalog_service.models import (
+    POSITION_ORDERS,
+    Director,
+    Genre,
+    Movie,
+    MoviePosition,
+    search_key,
+)
 from shared.db import Database, Reader, reused
 from shared.pagination import Page
 
@@ -173,6 +180,45 @@ _UNFILTERED_PAGE = {
     )
     for newest_first, rank in ((False, Movie.store_rank), (True, Movie.new_rank))
 }
+# The same for a single-key `sort` of the whole catalog (see models.MoviePosition): one
+# statement for every such order, which is a parameter too. The position table's primary
+# key gives the page's movies, the joins then run for those twelve.
+_POSITIONED_PAGE = reused(
+    select(*_MOVIE_COLUMNS)
+    .select_from(MoviePosition)
+    .join(Movie, Movie.id == MoviePosition.movie_id)
+    .join(Genre, Genre.id == Movie.genre_id)
+    .join(Director, Director.id == Movie.director_id)
+    .where(
+        MoviePosition.sort_order == bindparam("order"), MoviePosition.position > bindparam("after")
+    )
+    .order_by(MoviePosition.position)
+    .limit(bindparam("size"))
+)
+# id descending is store_rank read backwards, counted down from the highest rank in the
+# same statement (a count read before it could be stale by an import in between).
+_ID_DESCENDING_PAGE = reused(
+    _MOVIES_SELECT.where(
+        Movie.store_rank
+        <= select(func.max(Movie.store_rank)).scalar_subquery() - bindparam("after")
+    )
+    .order_by(Movie.store_rank.desc())
+    .limit(bindparam("size"))
+)
+# Each `sort` read as a range of positions when nothing filters the list, with the
+# statement's parameters besides the bounds. The other sorts (several keys, or a single
+# key then id descending) and every filtered list keep the order's index and OFFSET.
+_RANGED_SORTS: dict[tuple[SortKey, ...], tuple[AnySelect, dict[str, str]]] = {
+    (("id", False),): (_UNFILTERED_PAGE[False], {}),  # store_rank is the id order
+    (("id", True),): (_ID_DESCENDING_PAGE, {}),
+    **{
+        ((order.lstrip("-"), order.startswith("-")), ("id", False)): (
+            _POSITIONED_PAGE,
+            {"order": order},
+        )
+        for order in POSITION_ORDERS
+    },
+}
 
 
 def _movies_select() -> AnySelect:
@@ -304,6 +350,14 @@ async def list_movies(
     if page.number is not None and not conditions and not filters.sort:
         statement = _UNFILTERED_PAGE[filters.newest_first]
         rows = await reader.rows(statement, {"after": page.offset, "size": page.limit})
+        return [_movie_record(row) for row in rows], total
+    # After a cursor the page resumes at the previous page's last movie (below), as its
+    # Link promised even if an import has moved movies since; without one, the positions.
+    ranged = _RANGED_SORTS.get(filters.sort)
+    if page.number is not None and not conditions and after is None and ranged is not None:
+        statement, parameters = ranged
+        bounds = {"after": page.offset, "size": page.limit}
+        rows = await reader.rows(statement, {**parameters, **bounds})
         return [_movie_record(row) for row in rows], total
     order = _order(filters)
     query = _movies_select().where(*conditions).order_by(*order)
