@@ -58,7 +58,8 @@ async def vacuum(database: Database) -> None:
         return
     async with database.engine.connect() as connection:
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await autocommit.execute(text("VACUUM genres, directors, movies, movie_positions, search_movies, search_words"))
+        tables = "genres, directors, movies, movie_positions, search_movies, search_words"
+        await autocommit.execute(text(f"VACUUM {tables}"))
 
 
 async def load_into(

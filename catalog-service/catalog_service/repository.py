@@ -244,16 +244,53 @@ def _order(filters: MovieFilters) -> list[ColumnElement[Any] | InstrumentedAttri
     ]
 
 
-# With `q`, the search decides which movies match and how well; the other filters and
-# the order are then applied to that list here, in as many statements as it has chunks.
+# With `q`, the search decides which movies match and how well. In relevance order (the
+# default) it reads the page itself, tier by tier; in any order without relevance the
+# database sorts the matches as any other list; an order that mixes relevance with other
+# keys is sorted here, from the whole ranked list, in as many statements as it has chunks.
 _MATCH_CHUNK = 5000
 
 
 async def matching_ids(reader: Reader, filters: MovieFilters) -> list[int]:
-    """With `q`: the ids of the movies that match it and every other filter, in order."""
+    """With `q`: the ids of every movie that matches it and every other filter, in order."""
+    ids, _ = await _search_page(reader, filters, 0, None)
+    return ids
+
+
+async def _search_page(
+    reader: Reader, filters: MovieFilters, offset: int, limit: int | None
+) -> tuple[list[int], int]:
+    """With `q`: the ids of the matches from `offset` (`limit` of them, or all), in the
+    order asked for, and how many match in all."""
+    assert filters.q
+    query = await search.prepare(reader, filters.q)
+    if query is None:
+        return [], 0
+    conditions = filters.conditions()
+    order = filters.order()
+    if order and order[0] == (RELEVANCE, False):  # ties are impossible: nothing follows
+        ids, counted = await search.page(reader, query, offset, limit, conditions)
+        assert counted is not None
+        return ids, counted
+    total = await search.count(reader, query, conditions)
+    if total <= offset:
+        return [], total
+    size = total - offset if limit is None else limit
+    if all(name != RELEVANCE for name, _ in order):
+        matching = search.matching(query, reader.dialect)
+        statement = select(Movie.id).where(matching, *conditions).order_by(*_order(filters))
+        rows = await reader.rows(statement.offset(offset).limit(size))
+        return [movie_id for (movie_id,) in rows], total
+    ids = await _mixed_order(reader, filters, order)
+    return ids[offset : offset + size], total
+
+
+async def _mixed_order(
+    reader: Reader, filters: MovieFilters, order: tuple[SortKey, ...]
+) -> list[int]:
+    """Every match, in an order where relevance follows or precedes other keys."""
     assert filters.q
     ranked = await search.ranked_ids(reader, filters.q)
-    order = filters.order() or (("year", True), ("id", True))  # status=new
     names = [name for name, _ in order if name not in (RELEVANCE, "id")]
     columns = [SORT_COLUMNS[name] for name in names]
     conditions = filters.conditions()
@@ -291,7 +328,8 @@ async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
 
 async def count_movies(reader: Reader, filters: MovieFilters) -> int:
     if filters.q:
-        return len(await matching_ids(reader, filters))
+        matches = await search.prepare(reader, filters.q)
+        return 0 if matches is None else await search.count(reader, matches, filters.conditions())
     conditions = filters.conditions()
     if not conditions:  # the ranks run 1..n: the highest one is the count, from an index
         query = _UNFILTERED_COUNT
@@ -340,9 +378,8 @@ async def list_movies(
     the total disagree with the page for that one answer, never the page itself.
     """
     if filters.q:
-        ids = await matching_ids(reader, filters)
-        shown = ids if page.number is None else ids[page.offset : page.offset + page.size]
-        return await _movies_by_ids(reader, shown), len(ids)
+        shown, total = await _search_page(reader, filters, page.offset, page.limit)
+        return await _movies_by_ids(reader, shown), total
     total = await count_movies(reader, filters)
     if total == 0 or page.is_past(total):
         return [], total

@@ -11,43 +11,43 @@ form, two tokens a word (the whole word, then its stem): an FTS5 table on SQLite
 vocabulary of every token, finds the words a mistyped one may mean: the candidates share
 a trigram with it (an FTS5 `trigram` table on SQLite, a `pg_trgm` index on PostgreSQL),
 and Levenshtein's distance, computed here, keeps those one edit away (two from words of
-eight letters or more). The database finds the candidate movies; `_score` orders them,
-in Python, so both databases give the same order.
+eight letters or more). The order is a sequence of tiers, each a full-text query that
+both databases answer alike (see "The order of the matches" below), and within a tier
+the index's own row order, by rating: a page is read from the index, never sorted out
+of every match, so a word that thousands of titles share costs little more than a rare one.
 """
 
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 import snowballstemmer  # type: ignore[import-untyped]
 from anyascii import anyascii
 from sqlalchemy import (
-    ClauseElement,
-    Executable,
-    Integer,
-    Result,
+    BigInteger,
+    ColumnElement,
+    Connection,
     Text,
-    TextClause,
+    case,
     column,
     delete,
+    func,
+    literal_column,
+    not_,
+    or_,
     select,
     table,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from catalog_service.models import Director, Movie
 from shared.db import Reader
 
 MAX_QUERY = 200
 SUGGESTIONS = 8
-# Suggestions are chosen among this many best-rated matches: a prefix of one or two
-# letters matches thousands of movies, too many to order at every keystroke.
-SUGGESTION_CANDIDATES = 300
 
 _RUSSIAN = snowballstemmer.stemmer("russian")
 _ENGLISH = snowballstemmer.stemmer("english")
@@ -102,34 +102,31 @@ def distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-# -- SQL that differs between the databases --------------------------------------------
+# -- The index ------------------------------------------------------------------------
+#
+# Each movie's row in the index has the row id `index_rowid` gives it: the movie's place
+# in the order by rating, best first (ten minus the rating, in millionths), in the high
+# bits, and its id in the low 32. Matches that rank alike then come in rating order
+# straight from the index, with no sort: FTS5 walks its lists in row id order, PostgreSQL
+# its primary key, and either stops after a page.
+
+ID_BITS = 32
+ID_MASK = (1 << ID_BITS) - 1
+_RATING_STEPS = 1_000_000
 
 
-class _PerDialect(Executable, ClauseElement):
-    """One statement written twice: for SQLite and for PostgreSQL."""
-
-    inherit_cache = False
-
-    def __init__(self, sqlite: TextClause, postgresql: TextClause) -> None:
-        self.sqlite = sqlite
-        self.postgresql = postgresql
+def index_rowid(movie_id: int, rating: float) -> int:
+    """The row id of a movie in the index (ratings 0 to 10, ids below 2**32)."""
+    return (round((10 - rating) * _RATING_STEPS) << ID_BITS) | movie_id
 
 
-@compiles(_PerDialect, "sqlite")
-def _compile_sqlite(element: _PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.sqlite, **kw)
-
-
-@compiles(_PerDialect)
-def _compile_other(element: _PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.postgresql, **kw)
-
-
-# The index tables: `rowid` is the movie's id on both (FTS5's own rowid on SQLite). The
-# rating is copied there, so that a search reads one table.
+# The words of a field sit in their column, two tokens a word; a title's and an original
+# title's whole form (see `whole_forms`) in columns of their own, where a query made of
+# the same words, glued together, finds it.
 SQLITE_SCHEMA = (
     "CREATE VIRTUAL TABLE search_movies USING fts5("
-    "title, original_title, director, description, rating UNINDEXED, tokenize = 'unicode61')",
+    "title, original_title, director, description, title_whole, original_whole, "
+    "tokenize = 'unicode61')",
     "CREATE TABLE search_words (term VARCHAR(300) PRIMARY KEY)",
     # Each word between ^ and $, so that its first and last letters make trigrams too.
     "CREATE VIRTUAL TABLE search_words_trgm USING fts5(padded, tokenize = 'trigram')",
@@ -139,91 +136,124 @@ SQLITE_SCHEMA = (
     END
     """,
 )
+# On PostgreSQL the fields are the weights of one tsvector (A title, B original title,
+# C director, D description), and the whole forms another (A title, B original title).
+# The rows hold nothing else: counting the matches of a common word visits each of them.
 POSTGRESQL_SCHEMA = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     """
     CREATE TABLE search_movies (
-        rowid INTEGER PRIMARY KEY,
-        title TEXT NOT NULL,
-        original_title TEXT NOT NULL,
-        director TEXT NOT NULL,
-        description TEXT NOT NULL,
-        rating DOUBLE PRECISION NOT NULL,
-        document TSVECTOR GENERATED ALWAYS AS (
-            setweight(to_tsvector('simple', title), 'A')
-            || setweight(to_tsvector('simple', original_title), 'B')
-            || setweight(to_tsvector('simple', director), 'C')
-            || setweight(to_tsvector('simple', description), 'D')
-        ) STORED
+        rowid BIGINT PRIMARY KEY,
+        document TSVECTOR NOT NULL,
+        wholes TSVECTOR NOT NULL
     )
     """,
     "CREATE INDEX ix_search_movies_document ON search_movies USING gin (document)",
+    "CREATE INDEX ix_search_movies_wholes ON search_movies USING gin (wholes)",
     "CREATE TABLE search_words (term VARCHAR(300) PRIMARY KEY)",
     "CREATE INDEX ix_search_words_trgm ON search_words USING gin (term gin_trgm_ops)",
 )
 DROP = ("search_words_trgm", "search_words", "search_movies")
 
 _SOURCE = select(
-    Movie.id, Movie.title, Movie.original_title, Director.name, Movie.description, Movie.rating
+    Movie.id, Movie.rating, Movie.title, Movie.original_title, Director.name, Movie.description
 ).join(Director, Director.id == Movie.director_id)
-# The index table as SQLAlchemy sees it: enough to delete from it.
-_INDEX = table("search_movies", column("rowid", Integer), column("description", Text))
-_INSERT_ROW = text(
-    "INSERT INTO search_movies (rowid, title, original_title, director, description, rating) "
-    "VALUES (:id, :title, :original_title, :director, :description, :rating)"
-)
+# The index table as SQLAlchemy sees it (`document` and `wholes`: PostgreSQL's only).
+_INDEX = table("search_movies", column("rowid", BigInteger), column("document"), column("wholes"))
+_INSERT_ROW = {
+    "sqlite": text(
+        "INSERT INTO search_movies (rowid, title, original_title, director, description, "
+        "title_whole, original_whole) VALUES (:rowid, :title, :original_title, :director, "
+        ":description, :title_whole, :original_whole)"
+    ),
+    "postgresql": text(
+        "INSERT INTO search_movies (rowid, document, wholes) VALUES (:rowid, "
+        "setweight(to_tsvector('simple', :title), 'A') "
+        "|| setweight(to_tsvector('simple', :original_title), 'B') "
+        "|| setweight(to_tsvector('simple', :director), 'C') "
+        "|| setweight(to_tsvector('simple', :description), 'D'), "
+        "setweight(to_tsvector('simple', :title_whole), 'A') "
+        "|| setweight(to_tsvector('simple', :original_whole), 'B'))"
+    ),
+}
 _INSERT_WORD = text("INSERT INTO search_words (term) VALUES (:term)")
+# GIN indexes gather new entries in a pending list that every search reads through
+# until a vacuum merges it: after an import that is thousands of entries.
+_MERGE_PENDING = text(
+    "SELECT gin_clean_pending_list(index::regclass) FROM (VALUES "
+    "('ix_search_movies_document'), ('ix_search_movies_wholes'), ('ix_search_words_trgm')"
+    ") AS pending (index)"
+)
 _BATCH = 500
 
 
-class _Executes(Protocol):  # a synchronous Connection or Session
-    def execute(self, statement: Executable, parameters: Any = None, /) -> Result[Any]: ...
+def whole_forms(value: str | None) -> str:
+    """A title as one token (its words' whole forms glued together) and as another (their
+    stems glued), space-separated; "" for no title."""
+    pairs = words(value or "")
+    keys, stems = "".join(p[0] for p in pairs), "".join(p[1] for p in pairs)
+    return keys if keys == stems else f"{keys} {stems}"
 
 
 def _document_row(movie: Sequence[Any]) -> dict[str, Any]:
-    movie_id, title, original, director, description, rating = movie
+    movie_id, rating, title, original, director, description = movie
     return {
-        "id": movie_id,
-        "rating": rating,
+        "rowid": index_rowid(movie_id, rating),
         "title": document(title),
         "original_title": document(original),
         "director": document(director),
         "description": document(description),
+        "title_whole": whole_forms(title),
+        "original_whole": whole_forms(original),
     }
 
 
-def refresh_sync(connection: _Executes, movie_ids: Iterable[int] | None = None) -> None:
+def refresh_sync(connection: Connection, movie_ids: Iterable[int] | None = None) -> None:
     """Bring the index in line with the movies table: for `movie_ids`, or for every movie.
 
     Deleted movies lose their rows; words no longer used stay in the vocabulary, where
     they cost no more than a candidate that matches nothing.
     """
+    dialect = connection.dialect.name
     if movie_ids is None:
         connection.execute(delete(_INDEX))
         source = list(connection.execute(_SOURCE))
     else:
-        ids = sorted(set(movie_ids))
+        # The rows are found by their movie's id, which only the low bits of a row id hold:
+        # one pass over the row ids (a few milliseconds for 100,000) finds them all.
+        wanted = set(movie_ids)
+        stale = [
+            rowid
+            for (rowid,) in connection.execute(select(_INDEX.c.rowid))
+            if rowid & ID_MASK in wanted
+        ]
+        for start in range(0, len(stale), _BATCH):
+            batch = stale[start : start + _BATCH]
+            connection.execute(delete(_INDEX).where(_INDEX.c.rowid.in_(batch)))
+        ids = sorted(wanted)
         source = []
         for start in range(0, len(ids), _BATCH):
-            batch = ids[start : start + _BATCH]
-            connection.execute(delete(_INDEX).where(_INDEX.c.rowid.in_(batch)))
-            source += connection.execute(_SOURCE.where(Movie.id.in_(batch)))
+            source += connection.execute(_SOURCE.where(Movie.id.in_(ids[start : start + _BATCH])))
     rows = [_document_row(movie) for movie in source]
     vocabulary: set[str] = set()
     for row in rows:
         for name in ("title", "original_title", "director", "description"):
             vocabulary.update(row[name].split())
     for start in range(0, len(rows), _BATCH):
-        connection.execute(_INSERT_ROW, rows[start : start + _BATCH])
+        connection.execute(_INSERT_ROW[dialect], rows[start : start + _BATCH])
     known = {term for (term,) in connection.execute(text("SELECT term FROM search_words"))}
     new = [{"term": term} for term in sorted(vocabulary - known)]
     for start in range(0, len(new), _BATCH):
         connection.execute(_INSERT_WORD, new[start : start + _BATCH])
+    if dialect == "postgresql" and (rows or new):
+        connection.execute(_MERGE_PENDING)
+        # The planner's numbers for the new rows now, not at the next autovacuum.
+        connection.execute(text("ANALYZE search_movies, search_words"))
 
 
 async def refresh(session: AsyncSession, movie_ids: Iterable[int] | None = None) -> None:
     """`refresh_sync` in an async session's transaction."""
-    await session.run_sync(lambda sync: refresh_sync(sync, movie_ids))
+    await session.run_sync(lambda sync: refresh_sync(sync.connection(), movie_ids))
 
 
 async def refresh_after_import(
@@ -240,38 +270,40 @@ async def refresh_after_import(
         await refresh(session, ids)
     if deleted:
         await session.execute(
-            text("DELETE FROM search_movies WHERE rowid NOT IN (SELECT id FROM movies)")
+            delete(_INDEX).where(
+                _INDEX.c.rowid.op("&")(ID_MASK).not_in(select(Movie.id).scalar_subquery())
+            )
         )
 
 
-# -- Queries -------------------------------------------------------------------------
+# -- A query's words ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Word:
-    exact: frozenset[str]  # the word's own forms
-    typos: dict[str, int]  # words of the vocabulary a typo away, with their distance
+    # The index terms that match the word, by how far they may be from it: its own two
+    # forms; those and the words of the vocabulary one typo away; and two typos away.
+    terms: tuple[frozenset[str], frozenset[str], frozenset[str]]
     prefix: str | None  # the last word: also the beginning of a word
 
 
-_CANDIDATES = _PerDialect(
-    text(
+_CANDIDATES = {
+    "sqlite": text(
         "SELECT padded FROM search_words_trgm WHERE search_words_trgm MATCH :match "
         "AND length(padded) BETWEEN :shortest + 2 AND :longest + 2"
     ),
-    text(
+    "postgresql": text(
         "SELECT '^' || term || '$' FROM search_words WHERE term LIKE ANY (:patterns) "
         "AND length(term) BETWEEN :shortest AND :longest"
     ),
-)
-_HAS_WORD = text("SELECT term FROM search_words WHERE term IN (:a, :b)")
+}
+_VOCABULARY = table("search_words", column("term", Text))
 
 
-async def _typos(reader: Reader, key: str, stem: str) -> dict[str, int]:
-    """Words of the vocabulary within the allowed distance of `key`, when neither of the
-    word's own forms is in it."""
+async def _typos(reader: Reader, key: str) -> dict[str, int]:
+    """Words of the vocabulary within the allowed distance of `key`."""
     limit = allowed_typos(key)
-    if not limit or await reader.rows(_HAS_WORD, {"a": key, "b": stem}):
+    if not limit:
         return {}
     padded = f"^{key}$"
     grams = sorted({padded[i : i + 3] for i in range(len(padded) - 2)})
@@ -279,7 +311,7 @@ async def _typos(reader: Reader, key: str, stem: str) -> dict[str, int]:
         f"{g[1:]}%" if g[0] == "^" else f"%{g[:-1]}" if g[-1] == "$" else f"%{g}%" for g in grams
     ]
     rows = await reader.rows(
-        _CANDIDATES,
+        _CANDIDATES[reader.dialect],
         {
             "match": " OR ".join(f'"{g}"' for g in grams),
             "patterns": patterns,
@@ -296,154 +328,416 @@ async def _typos(reader: Reader, key: str, stem: str) -> dict[str, int]:
     return found
 
 
-async def _query(reader: Reader, q: str) -> list[_Word]:
+async def _words(reader: Reader, q: str) -> list[_Word]:
     pairs = words(q)
+    if not pairs:
+        return []
+    forms = sorted({form for pair in pairs for form in pair})
+    term = _VOCABULARY.c.term
+    known = {found for (found,) in await reader.rows(select(term).where(term.in_(forms)))}
     result = []
     for index, (key, stem) in enumerate(pairs):
-        last = index == len(pairs) - 1
-        result.append(
-            _Word(frozenset((key, stem)), await _typos(reader, key, stem), key if last else None)
-        )
+        own = frozenset((key, stem))
+        # Typos only for a word that is in no movie as typed.
+        typos = {} if own & known else await _typos(reader, key)
+        one = own | {term for term, d in typos.items() if d == 1}
+        two = one | typos.keys()
+        result.append(_Word((own, one, two), key if index == len(pairs) - 1 else None))
     return result
 
 
-def _fts5(query: list[_Word], columns: str) -> str:
-    parts = []
-    for word in query:
-        terms = [f'"{t}"' for t in sorted(word.exact | word.typos.keys())]
-        if word.prefix:
-            terms.append(f'"{word.prefix}"*')
-        parts.append("(" + " OR ".join(terms) + ")")
-    return f"{{{columns}}}: (" + " AND ".join(parts) + ")"
+# -- The order of the matches -----------------------------------------------------------
+#
+# The matches come in tiers, and by rating (then id) within a tier, which is the index's
+# own order. First the movies whose title is the query itself, word for word (in any of
+# the words' forms, typos allowed), then those whose original title is. Then the others,
+# by the least important field a word of the query needed: title; original title;
+# director; description. Within each of those, by how the words matched: all in their
+# own forms (a whole word or its stem); with typos of one letter; of two; with the last
+# word only the beginning of a longer one. So «Брат» comes before «Братство Кольца»,
+# both before a film whose description says "брат", and «Маяк» before «Ледяной маяк».
+#
+# Each tier is one full-text query, the same set on both databases: FTS5's column
+# filters and NOT, PostgreSQL's weights and `!`. A page is read tier by tier, each from
+# its first row in index order, until it is full.
+
+_FIELDS = ("title", "original_title", "director", "description")
+_NAME_FIELDS = 3  # suggestions: title, original title and director
+_PREFIX = 3  # the level of the words' terms that adds the last word's beginning
+_MAX_WHOLE_FORMS = 64
 
 
-def _tsquery(query: list[_Word], weights: str) -> str:
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    fts5: str  # SQLite: the MATCH expression
+    document: str | None  # PostgreSQL: the tsquery `document` matches
+    wholes: str | None  # ... the tsquery `wholes` matches (or, with `either`, this or that)
+    not_wholes: str | None  # ... the tsquery `wholes` does not match
+    either: bool = False
+    # PostgreSQL: the tier's own query, before what earlier tiers took is taken out, as
+    # (column, tsquery): enough for a CASE that tries the tiers in order.
+    plain: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A query, ready to run: its tiers in order, and one tier that is all of them."""
+
+    tiers: tuple[_Tier, ...]
+    every: _Tier
+
+
+def _alternatives(word: _Word, level: int) -> tuple[list[str], list[str]]:
+    """(whole terms, prefixes) of a word at a level."""
+    terms = sorted(word.terms[min(level, 2)])
+    return terms, [word.prefix] if level == _PREFIX and word.prefix else []
+
+
+def _fts5(query: list[_Word], fields: int, level: int) -> str:
     parts = []
     for word in query:
-        terms = [f"{t}:{weights}" for t in sorted(word.exact | word.typos.keys())]
-        if word.prefix:
-            terms.append(f"{word.prefix}:*{weights}")
-        parts.append("(" + " | ".join(terms) + ")")
+        terms, prefixes = _alternatives(word, level)
+        quoted = [f'"{t}"' for t in terms] + [f'"{p}"*' for p in prefixes]
+        parts.append("(" + " OR ".join(quoted) + ")")
+    return "{" + " ".join(_FIELDS[:fields]) + "}: (" + " AND ".join(parts) + ")"
+
+
+def _tsquery(query: list[_Word], fields: int, level: int) -> str:
+    # No weights when every field will do: a weighted match is checked again on each
+    # row the index gives, and counting the matches of a common word reads thousands.
+    weights = "ABCD"[:fields] if fields < len(_FIELDS) else ""
+    colon = ":" if weights else ""
+    parts = []
+    for word in query:
+        terms, prefixes = _alternatives(word, level)
+        marked = [f"{t}{colon}{weights}" for t in terms] + [f"{p}:*{weights}" for p in prefixes]
+        parts.append("(" + " | ".join(marked) + ")")
     return " & ".join(parts)
 
 
-_MATCH_SELECT = "SELECT rowid, title, original_title, director, rating FROM search_movies "
-_MATCHES = _PerDialect(
-    text(_MATCH_SELECT + "WHERE search_movies MATCH :fts5"),
-    text(_MATCH_SELECT + "WHERE document @@ to_tsquery('simple', :tsquery)"),
-)
-_BEST_RATED = " ORDER BY rating DESC, rowid LIMIT :limit"
-_BEST_RATED_MATCHES = _PerDialect(
-    text(_MATCH_SELECT + "WHERE search_movies MATCH :fts5" + _BEST_RATED),
-    text(_MATCH_SELECT + "WHERE document @@ to_tsquery('simple', :tsquery)" + _BEST_RATED),
-)
-_ALL_COLUMNS = ("title original_title director description", "ABCD")
-_NAME_COLUMNS = ("title original_title director", "ABC")
-
-
-def _word_match(word: _Word, padded: str) -> tuple[int, int] | None:
-    """(kind, typos) of the word's best match in a field (its tokens between spaces):
-    0 a whole word, 1 the beginning of one, 2 inside one."""
-    for term in word.exact:
-        if f" {term} " in padded:
-            return 0, 0
-    for term, typos in sorted(word.typos.items(), key=lambda item: item[1]):
-        if f" {term} " in padded:
-            return 0, typos
-    if word.prefix and f" {word.prefix}" in padded:
-        return 1, 0
-    key = min(word.exact, key=len)
-    if len(key) >= 3 and key in padded:
-        return 2, 0
-    return None
-
-
-def _is_whole(query: list[_Word], padded: str) -> bool:
-    """Whether the query is the field itself, word for word."""
-    if padded.count(" ") - 1 != 2 * len(query):  # two tokens a word
-        return False
-    tokens = padded.split()
-    return all(
-        bool({tokens[2 * i], tokens[2 * i + 1]} & (w.exact | w.typos.keys()))
-        for i, w in enumerate(query)
-    )
-
-
-def _score(
-    query: list[_Word], movie_id: int, fields: Sequence[str], rating: float
-) -> tuple[Any, ...] | None:
-    """The sort key of one candidate (lower first), or None if its fields do not match.
-
-    The whole title (or original title) first; then the least important field a word
-    needed (title, original title, director, description); then how well the weakest
-    word matched (a whole word, a word's beginning, inside a word), so that «Брат» comes
-    before «Братство Кольца» and both before a film whose description says "брат"; then
-    fewer typos; then higher rating, then lower id.
-    """
-    padded = [f" {field} " for field in fields]
-    worst_field = worst_kind = typos = 0
+def _whole_candidates(query: list[_Word]) -> list[str]:
+    """The query as a whole title would be indexed: each word in each of its forms (own
+    forms first, then the nearest typos), glued; at most `_MAX_WHOLE_FORMS` of them."""
+    glued = [""]
     for word in query:
-        for index, field in enumerate(padded):  # the first field it is in is its best
-            found = _word_match(word, field)
-            if found is not None:
-                worst_field = max(worst_field, index)
-                worst_kind = max(worst_kind, found[0])
-                typos += found[1]
-                break
-        else:
-            return None
-    whole = 0 if _is_whole(query, padded[0]) else 1 if _is_whole(query, padded[1]) else 2
-    return whole, worst_field, worst_kind, typos, -rating, movie_id
+        forms = sorted(
+            word.terms[2], key=lambda t: (t not in word.terms[0], t not in word.terms[1], t)
+        )
+        glued = [g + form for g in glued for form in forms][:_MAX_WHOLE_FORMS]
+    return glued
 
 
-async def _ranked(
-    reader: Reader, q: str, columns: tuple[str, str], limit: int | None = None
-) -> list[int]:
-    """The movies matching `q` in `columns`, best first; with `limit`, among the
-    `limit` best rated of them (the same ones on either database)."""
-    query = await _query(reader, q)
-    if not query:
-        return []
-    rows = await reader.rows(
-        _MATCHES if limit is None else _BEST_RATED_MATCHES,
-        {
-            "fts5": _fts5(query, columns[0]),
-            "tsquery": _tsquery(query, columns[1]),
-            "limit": limit,
-        },
-    )
-    scored, rest = [], {}
-    for movie_id, title, original, director, rating in rows:
-        key = _score(query, movie_id, (title, original, director), rating)
-        if key is not None:
-            scored.append(key)
-        else:  # a word only its description has: read it (most matches need not)
-            rest[movie_id] = (title, original, director, rating)
-    if rest and columns is _ALL_COLUMNS:
-        ids = sorted(rest)
-        for start in range(0, len(ids), _BATCH):
-            statement = select(_INDEX.c.rowid, _INDEX.c.description).where(
-                _INDEX.c.rowid.in_(ids[start : start + _BATCH])
+def _build(query: list[_Word], fields: int) -> Query:
+    levels = [0]
+    for level in (1, 2):
+        if any(w.terms[level] != w.terms[level - 1] for w in query):
+            levels.append(level)
+    if query[-1].prefix:
+        levels.append(_PREFIX)
+    glued = _whole_candidates(query)
+    fts5_whole = " OR ".join(f'"{g}"' for g in glued)
+    in_titles = "{title_whole}: (" + fts5_whole + ")"
+    in_originals = "{original_whole}: (" + fts5_whole + ")"
+    in_either = "{title_whole original_whole}: (" + fts5_whole + ")"
+    titles = " | ".join(f"{g}:A" for g in glued)
+    originals = " | ".join(f"{g}:B" for g in glued)
+    tiers = [
+        _Tier(in_titles, None, titles, None, plain=("wholes", titles)),
+        _Tier(
+            f"({in_originals}) NOT ({in_titles})",
+            None,
+            f"({originals}) & !({titles})",
+            None,
+            plain=("wholes", originals),
+        ),
+    ]
+    either = " | ".join(f"{g}:AB" for g in glued)
+    for width in range(1, fields + 1):
+        for index, level in enumerate(levels):
+            fts5 = [_fts5(query, width, level)]
+            tsquery = [_tsquery(query, width, level)]
+            if width > 1:  # not already in a narrower tier
+                fts5.append(_fts5(query, width - 1, levels[-1]))
+                tsquery.append(_tsquery(query, width - 1, levels[-1]))
+            if index > 0:
+                fts5.append(_fts5(query, width, levels[index - 1]))
+                tsquery.append(_tsquery(query, width, levels[index - 1]))
+            fts5.append(in_either)
+            tiers.append(
+                _Tier(
+                    " NOT ".join(f"({part})" for part in fts5),
+                    " & !".join(f"({part})" for part in tsquery),
+                    None,
+                    either,
+                    plain=("document", tsquery[0]),
+                )
             )
-            for movie_id, description in await reader.rows(statement):
-                title, original, director, rating = rest[movie_id]
-                fields = (title, original, director, description)
-                key = _score(query, movie_id, fields, rating)
-                if key is not None:
-                    scored.append(key)
-    scored.sort()
-    return [key[-1] for key in scored]
+    widest = _fts5(query, fields, levels[-1])
+    every = _Tier(
+        f"({widest}) OR ({in_either})",
+        _tsquery(query, fields, levels[-1]),
+        either,
+        None,
+        either=True,
+    )
+    return Query(tuple(tiers), every)
+
+
+async def prepare(reader: Reader, q: str, *, names_only: bool = False) -> Query | None:
+    """`q` as tiers of full-text queries; None when it has no word to look for.
+
+    `names_only`: titles, original titles and directors (for suggestions).
+    """
+    query = await _words(reader, q)
+    if not query:
+        return None
+    return _build(query, _NAME_FIELDS if names_only else len(_FIELDS))
+
+
+# -- Running it -----------------------------------------------------------------------
+#
+# SQLite reads a page tier by tier: each tier is one FTS5 query, answered from the
+# index's lists in row id order and stopped after the page, a fraction of a millisecond
+# whether the tier is rare or common.
+#
+# PostgreSQL's planner cannot know how many rows a tier has, and a wrong guess is costly
+# both ways: walking the primary key for a rare tier reads the whole table, sorting a
+# common tier reads all of its rows. So the search counts the matches first (a page's
+# header needs the count anyway). Under `_FEW`, one statement gives them all with their
+# tiers (a CASE), and the page is cut from them here. Otherwise a first page looks for
+# each tier's rows among the index's first `_PROBE_ROWS` rows by its primary key (a
+# common tier fills the page there at once); a tier that does not is read with a cap of
+# `_FEW` rows (sorted here when that is all of it), and only then whole. A page further
+# on learns every tier's size in one statement (GROUP BY the CASE) to find its start.
+# Suggestions need no count: the first probe that falls short asks for the few instead.
+
+Conditions = Sequence[ColumnElement[bool]]
+_MOVIE_ID = _INDEX.c.rowid.op("&")(ID_MASK)
+# An FTS5 table's name stands for all of its columns in MATCH.
+_FTS5_TABLE: Any = literal_column("search_movies")
+_FEW = 300
+_PROBE_ROWS = 2000
+
+
+def _tsquery_match(target: Any, tsquery: str) -> ColumnElement[bool]:
+    config: Any = literal_column("'simple'")
+    matched: ColumnElement[bool] = target.op("@@", is_comparison=True)(
+        func.to_tsquery(config, tsquery)
+    )
+    return matched
+
+
+def _where(tier: _Tier, dialect: str, source: Any = None) -> list[ColumnElement[bool]]:
+    if dialect == "sqlite":
+        return [_FTS5_TABLE.match(tier.fts5)]
+    columns = (_INDEX if source is None else source).c
+    found: list[ColumnElement[bool]] = []
+    if tier.document is not None:
+        found.append(_tsquery_match(columns.document, tier.document))
+    if tier.wholes is not None:
+        found.append(_tsquery_match(columns.wholes, tier.wholes))
+    if tier.either:
+        return [or_(*found)]
+    if tier.not_wholes is not None:
+        found.append(not_(_tsquery_match(columns.wholes, tier.not_wholes)))
+    return found
+
+
+def _filtered(statement: Any, conditions: Conditions) -> Any:
+    if not conditions:
+        return statement
+    return statement.join(Movie, Movie.id == _MOVIE_ID).where(*conditions)
+
+
+async def _count(reader: Reader, tier: _Tier, conditions: Conditions) -> int:
+    statement = select(func.count()).select_from(_INDEX).where(*_where(tier, reader.dialect))
+    return int(await reader.scalar(_filtered(statement, conditions)))
+
+
+async def _tier_page(
+    reader: Reader,
+    tier: _Tier,
+    conditions: Conditions,
+    limit: int,
+    offset: int,
+    probe_first: bool = False,
+) -> list[int]:
+    """Row ids of a tier's matches, in index order, from `offset`."""
+    rowid = _INDEX.c.rowid
+    if reader.dialect == "sqlite":
+        statement = _filtered(select(rowid).where(*_where(tier, "sqlite")), conditions)
+        statement = statement.order_by(rowid).limit(limit).offset(offset)
+        return [found for (found,) in await reader.rows(statement)]
+    if probe_first and tier.document is not None:
+        found = await _probe(reader, tier, limit)
+        if len(found) == limit:
+            return found
+    capped = _filtered(select(rowid).where(*_where(tier, "postgresql")), conditions)
+    some = sorted(row for (row,) in await reader.rows(capped.limit(_FEW)))
+    if len(some) < _FEW:
+        return some[offset : offset + limit]
+    if not probe_first and not conditions and not offset and tier.document is not None:
+        found = await _probe(reader, tier, limit)
+        if len(found) == limit:
+            return found
+    # `rowid + 0`: sorted after the match, not walked in primary key order.
+    statement = capped.order_by(rowid + 0).limit(limit).offset(offset)
+    return [found for (found,) in await reader.rows(statement)]
+
+
+async def _probe(reader: Reader, tier: _Tier, limit: int) -> list[int]:
+    """PostgreSQL: the tier's first rows among the index's first `_PROBE_ROWS`."""
+    head = (
+        select(_INDEX.c.rowid, _INDEX.c.document, _INDEX.c.wholes)
+        .order_by(_INDEX.c.rowid)
+        .limit(_PROBE_ROWS)
+        .subquery("head")
+    )
+    probe = (
+        select(head.c.rowid)
+        .where(*_where(tier, "postgresql", head))
+        .order_by(head.c.rowid)
+        .limit(limit)
+    )
+    return [row for (row,) in await reader.rows(probe)]
+
+
+def _tier_of_row(query: Query) -> Any:
+    """PostgreSQL: the index of the first tier a row is in (CASE takes the first)."""
+    columns = _INDEX.c
+    tiers = [
+        (_tsquery_match(columns[tier.plain[0]], tier.plain[1]), index)
+        for index, tier in enumerate(query.tiers)
+        if tier.plain is not None
+    ]
+    return case(*tiers, else_=len(query.tiers))
+
+
+async def _few(reader: Reader, query: Query, conditions: Conditions) -> list[int] | None:
+    """PostgreSQL: the row ids of every match, best first, when there are fewer than
+    `_FEW`; None when there are more."""
+    statement = select(_INDEX.c.rowid, _tier_of_row(query))
+    statement = statement.where(*_where(query.every, "postgresql"))
+    rows = await reader.rows(_filtered(statement, conditions).limit(_FEW))
+    if len(rows) == _FEW:
+        return None
+    return [rowid for rowid, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
+
+
+async def _tier_sizes(reader: Reader, query: Query, conditions: Conditions) -> dict[int, int]:
+    """PostgreSQL: how many matches each tier has, in one pass over the matches."""
+    tier = _tier_of_row(query).label("tier")
+    statement = select(tier, func.count()).where(*_where(query.every, "postgresql"))
+    rows = await reader.rows(_filtered(statement, conditions).group_by(tier))
+    return dict(rows)
+
+
+async def count(reader: Reader, query: Query, conditions: Conditions = ()) -> int:
+    """How many movies match, among those that meet `conditions` (on `Movie`)."""
+    return await _count(reader, query.every, conditions)
+
+
+async def page(
+    reader: Reader,
+    query: Query,
+    offset: int,
+    limit: int | None,
+    conditions: Conditions = (),
+    *,
+    counted: bool = True,
+) -> tuple[list[int], int | None]:
+    """Ids of the matches from `offset`, best first (`limit` of them, or all), and how
+    many match in all; not `counted`, the count may be None (suggestions need none)."""
+    total: int | None = None
+    if counted or offset or limit is None:
+        total = await count(reader, query, conditions)
+    sizes: dict[int, int] | None = None  # PostgreSQL, far from the first page
+    if reader.dialect != "sqlite":
+        few = await _few(reader, query, conditions) if total is not None and total < _FEW else None
+        if few is not None:
+            end = None if limit is None else offset + limit
+            return [rowid & ID_MASK for rowid in few[offset:end]], len(few)
+        if offset or limit is None:  # where the page starts, in one statement
+            sizes = await _tier_sizes(reader, query, conditions)
+            total = sum(sizes.values())
+    if limit is None:
+        assert total is not None
+        limit = total
+    found = await _walk(reader, query, offset, limit, conditions, total, sizes)
+    return [rowid & ID_MASK for rowid in found], total
+
+
+async def _walk(
+    reader: Reader,
+    query: Query,
+    offset: int,
+    limit: int,
+    conditions: Conditions,
+    total: int | None,
+    sizes: dict[int, int] | None,
+) -> list[int]:
+    """Row ids of a page, read tier by tier."""
+    # PostgreSQL's first page, unfiltered: a probe before all else (see _PROBE_ROWS).
+    probe_first = reader.dialect != "sqlite" and not offset and not conditions
+    found: list[int] = []
+    left = total
+    few_unknown = total is None
+    for index, tier in enumerate(query.tiers):
+        if len(found) == limit or left == 0:
+            break
+        if sizes is not None and not sizes.get(index):
+            continue
+        if offset:
+            size = sizes[index] if sizes is not None else await _count(reader, tier, conditions)
+            if size <= offset:
+                offset -= size
+                left = None if left is None else left - size
+                continue
+        need = limit - len(found)
+        probe_again = probe_first
+        if few_unknown and probe_first and tier.document is not None:
+            # No count (a suggestion): when the first common tier does not fill the page
+            # among the index's first rows, few movies may match in all, and then one
+            # statement gives them all in order.
+            few_unknown = False
+            probed = await _probe(reader, tier, need)
+            if len(probed) == need:
+                found += probed
+                continue
+            few = await _few(reader, query, conditions)
+            if few is not None:
+                return few[:limit]
+            probe_again = False
+        rows = await _tier_page(reader, tier, conditions, need, offset, probe_again)
+        if left is not None:
+            left -= offset + len(rows)
+        offset = 0
+        found += rows
+    return found
+
+
+def matching(query: Query, dialect: str) -> ColumnElement[bool]:
+    """A condition on `Movie`: it matches the query (for orders other than relevance)."""
+    ids = select(_MOVIE_ID).select_from(_INDEX).where(*_where(query.every, dialect))
+    return Movie.id.in_(ids.scalar_subquery())
 
 
 async def ranked_ids(reader: Reader, q: str) -> list[int]:
-    """Ids of the movies matching `q`, best match first."""
-    return await _ranked(reader, q, _ALL_COLUMNS)
+    """Ids of every movie matching `q`, best match first."""
+    query = await prepare(reader, q)
+    if query is None:
+        return []
+    ids, _ = await page(reader, query, 0, None)
+    return ids
 
 
 async def suggest(reader: Reader, q: str) -> list[dict[str, Any]]:
     """Up to 8 movies for what has been typed so far: titles, original titles and
     directors (descriptions say too little for a suggestion)."""
-    ids = (await _ranked(reader, q, _NAME_COLUMNS, SUGGESTION_CANDIDATES))[:SUGGESTIONS]
+    query = await prepare(reader, q, names_only=True)
+    if query is None:
+        return []
+    ids, _ = await page(reader, query, 0, SUGGESTIONS, counted=False)
     if not ids:
         return []
     rows = await reader.rows(

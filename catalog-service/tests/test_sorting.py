@@ -13,7 +13,7 @@ from catalog_service.cache import query_names
 from catalog_service.importer import reposition
 from catalog_service.models import Movie, search_key
 from catalog_service.routes import movies
-from shared.db import Reader
+from testkit.database import SessionReader
 from tests.conftest import MOVIES
 
 KEYS = {
@@ -47,16 +47,19 @@ async def every_page(client: httpx.AsyncClient, params: dict[str, Any]) -> list[
     return found
 
 
+# Every movie matches it: the 18 «Фильм номер …» by their titles, the others only by
+# their descriptions («Описание фильма …»), so relevance is not the rating's order.
+EVERY = "фильм"
+
+
 @pytest.fixture
-def ranked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The search, replaced: every movie matches `q`, best first in this order."""
-    order = [m["id"] for m in MOVIES]
-    order = order[1::2] + order[::2]  # even ids, then odd ones
-
-    async def ranked_ids(reader: Reader, q: str) -> list[int]:
-        return order if q == "all" else []
-
-    monkeypatch.setattr(search, "ranked_ids", ranked_ids)
+async def ranked(session: AsyncSession) -> list[int]:
+    """The search's order for EVERY: title matches first, then description matches, each
+    by rating (here rising with the id, so by id descending)."""
+    order = await search.ranked_ids(SessionReader(session), EVERY)
+    by_title = sorted((m["id"] for m in MOVIES if m["title"].startswith("Фильм")), reverse=True)
+    others = sorted((m["id"] for m in MOVIES if m["id"] not in by_title), reverse=True)
+    assert order == by_title + others
     return order
 
 
@@ -205,30 +208,30 @@ async def test_pages_and_links_follow_the_sort(client: httpx.AsyncClient) -> Non
 
 
 async def test_q_orders_by_relevance(client: httpx.AsyncClient, ranked: list[int]) -> None:
-    assert ids(await client.get("/movies/", params={"q": "all"})) == ranked
-    assert await every_page(client, {"q": "all"}) == ranked
-    assert await every_page(client, {"q": "all", "sort": "relevance"}) == ranked
-    assert await every_page(client, {"q": "all", "sort": "-relevance"}) == ranked[::-1]
-    assert ids(await client.get("/movies/", params={"q": "none"})) == []
+    assert ids(await client.get("/movies/", params={"q": EVERY})) == ranked
+    assert await every_page(client, {"q": EVERY}) == ranked
+    assert await every_page(client, {"q": EVERY, "sort": "relevance"}) == ranked
+    assert await every_page(client, {"q": EVERY, "sort": "-relevance"}) == ranked[::-1]
+    assert ids(await client.get("/movies/", params={"q": "zzzz"})) == []
 
 
 async def test_q_with_other_keys_and_filters(client: httpx.AsyncClient, ranked: list[int]) -> None:
     for sort in ("-rating", "title", "-id"):  # every movie matches: the sort alone decides
-        assert await every_page(client, {"q": "all", "sort": sort}) == ordered(MOVIES, sort)
+        assert await every_page(client, {"q": EVERY, "sort": sort}) == ordered(MOVIES, sort)
     # year, then relevance: within a year, the search's order.
     position = {movie_id: index for index, movie_id in enumerate(ranked)}
     by_year = sorted(MOVIES, key=lambda m: (m["year"], position[m["id"]]))
-    assert await every_page(client, {"q": "all", "sort": "year,relevance"}) == [
+    assert await every_page(client, {"q": EVERY, "sort": "year,relevance"}) == [
         m["id"] for m in by_year
     ]
-    params: dict[str, str | int] = {"q": "all", "genre_id": "2,3", "rating_min": 7, "page": 1}
+    params: dict[str, str | int] = {"q": EVERY, "genre_id": "2,3", "rating_min": 7, "page": 1}
     wanted = [i for i in ranked if (m := MOVIES[i - 1])["genre_id"] in (2, 3) and m["rating"] >= 7]
     response = await client.get("/movies/", params=params)
     assert ids(response) == wanted[:12]
     assert response.headers["x-total-count"] == str(len(wanted))
     assert 'rel="next"' in response.headers["link"]
     whole_params: dict[str, str | int] = {
-        "q": "all",
+        "q": EVERY,
         "genre_id": "2,3",
         "rating_min": 7,
         "sort": "-rating",
@@ -236,7 +239,7 @@ async def test_q_with_other_keys_and_filters(client: httpx.AsyncClient, ranked: 
     whole = await client.get("/movies/", params=whole_params)
     assert ids(whole) == [i for i in ordered(MOVIES, "-rating") if i in wanted]
     assert whole.headers["x-total-count"] == str(len(wanted))
-    newest = await client.get("/movies/", params={"q": "all", "status": "new", "page": 1})
+    newest = await client.get("/movies/", params={"q": EVERY, "status": "new", "page": 1})
     assert ids(newest) == ordered(MOVIES, "-year,-id")[:12]
 
 

@@ -97,6 +97,9 @@ class SessionReader:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        bind = session.bind
+        assert bind is not None, "the session is bound to one engine or connection"
+        self.dialect = bind.dialect.name
 
     async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
         return (await self.session.execute(statement, parameters)).all()

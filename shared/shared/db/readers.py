@@ -44,7 +44,13 @@ def reused(statement: _Statement) -> _Statement:
 
 
 class Reader(Protocol):
-    """What a read-only route reads with (see the module's docstring)."""
+    """What a read-only route reads with (see the module's docstring).
+
+    `dialect` is the database's SQLAlchemy dialect name ("sqlite", "postgresql"), for the
+    few queries written once per database (the catalog's search).
+    """
+
+    dialect: str
 
     async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows: ...
 
@@ -58,9 +64,10 @@ class ConnectionReader:
     instead of three (BEGIN, SELECT, ROLLBACK).
     """
 
-    __slots__ = ("_engine",)
+    __slots__ = ("_engine", "dialect")
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self.dialect = engine.dialect.name
         self._engine = (
             engine
             if engine.dialect.name == "sqlite"
@@ -132,6 +139,7 @@ class SqliteReader:
     """
 
     MAX_DIRECT = 256  # reused statements are module constants: a few dozen at most
+    dialect = "sqlite"
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
