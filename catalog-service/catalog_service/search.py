@@ -29,7 +29,9 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Executable,
     Text,
+    bindparam,
     case,
     column,
     delete,
@@ -44,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.models import Director, Movie
-from shared.db import Reader
+from shared.db import Reader, reused
 
 MAX_QUERY = 200
 SUGGESTIONS = 8
@@ -287,10 +289,15 @@ class _Word:
     prefix: str | None  # the last word: also the beginning of a word
 
 
-_CANDIDATES = {
-    "sqlite": text(
-        "SELECT padded FROM search_words_trgm WHERE search_words_trgm MATCH :match "
-        "AND length(padded) BETWEEN :shortest + 2 AND :longest + 2"
+_TRIGRAMS = table("search_words_trgm", column("padded", Text))
+_CANDIDATES: dict[str, Executable] = {
+    "sqlite": reused(
+        select(_TRIGRAMS.c.padded).where(
+            literal_column("search_words_trgm").match(bindparam("match")),
+            func.length(_TRIGRAMS.c.padded).between(
+                bindparam("shortest") + 2, bindparam("longest") + 2
+            ),
+        )
     ),
     "postgresql": text(
         "SELECT '^' || term || '$' FROM search_words WHERE term LIKE ANY (:patterns) "
@@ -298,6 +305,9 @@ _CANDIDATES = {
     ),
 }
 _VOCABULARY = table("search_words", column("term", Text))
+_KNOWN = reused(
+    select(_VOCABULARY.c.term).where(_VOCABULARY.c.term.in_([bindparam("a"), bindparam("b")]))
+)
 
 
 async def _typos(reader: Reader, key: str) -> dict[str, int]:
@@ -332,14 +342,12 @@ async def _words(reader: Reader, q: str) -> list[_Word]:
     pairs = words(q)
     if not pairs:
         return []
-    forms = sorted({form for pair in pairs for form in pair})
-    term = _VOCABULARY.c.term
-    known = {found for (found,) in await reader.rows(select(term).where(term.in_(forms)))}
     result = []
     for index, (key, stem) in enumerate(pairs):
         own = frozenset((key, stem))
         # Typos only for a word that is in no movie as typed.
-        typos = {} if own & known else await _typos(reader, key)
+        known = await reader.rows(_KNOWN, {"a": key, "b": stem})
+        typos = {} if known else await _typos(reader, key)
         one = own | {term for term, d in typos.items() if d == 1}
         two = one | typos.keys()
         result.append(_Word((own, one, two), key if index == len(pairs) - 1 else None))
@@ -515,7 +523,7 @@ Conditions = Sequence[ColumnElement[bool]]
 _MOVIE_ID = _INDEX.c.rowid.op("&")(ID_MASK)
 # An FTS5 table's name stands for all of its columns in MATCH.
 _FTS5_TABLE: Any = literal_column("search_movies")
-_FEW = 300
+_FEW = 1000
 _PROBE_ROWS = 2000
 
 
@@ -549,7 +557,23 @@ def _filtered(statement: Any, conditions: Conditions) -> Any:
     return statement.join(Movie, Movie.id == _MOVIE_ID).where(*conditions)
 
 
+# SQLite's statements for a tier with no filter, built once (`reused`: compiled once and
+# given to the driver directly), as a walk runs several of them for one page.
+_SQLITE_COUNT = reused(
+    select(func.count()).select_from(_INDEX).where(_FTS5_TABLE.match(bindparam("fts5")))
+)
+_SQLITE_PAGE = reused(
+    select(_INDEX.c.rowid)
+    .where(_FTS5_TABLE.match(bindparam("fts5")))
+    .order_by(_INDEX.c.rowid)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+
+
 async def _count(reader: Reader, tier: _Tier, conditions: Conditions) -> int:
+    if reader.dialect == "sqlite" and not conditions:
+        return int(await reader.scalar(_SQLITE_COUNT, {"fts5": tier.fts5}))
     statement = select(func.count()).select_from(_INDEX).where(*_where(tier, reader.dialect))
     return int(await reader.scalar(_filtered(statement, conditions)))
 
@@ -564,6 +588,9 @@ async def _tier_page(
 ) -> list[int]:
     """Row ids of a tier's matches, in index order, from `offset`."""
     rowid = _INDEX.c.rowid
+    if reader.dialect == "sqlite" and not conditions:
+        parameters = {"fts5": tier.fts5, "limit": limit, "offset": offset}
+        return [found for (found,) in await reader.rows(_SQLITE_PAGE, parameters)]
     if reader.dialect == "sqlite":
         statement = _filtered(select(rowid).where(*_where(tier, "sqlite")), conditions)
         statement = statement.order_by(rowid).limit(limit).offset(offset)
