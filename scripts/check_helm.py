@@ -400,18 +400,29 @@ def peer_admits(peer: Mapping[str, Any], source: Pods) -> bool:
     return matches(peer.get("podSelector") or {}, source.labels)
 
 
-def allowed(policies: Sequence[Manifest], source: Pods, target: Target) -> bool:
-    """Whether the NetworkPolicies let `source` open a connection to `target`."""
+def port_rules(policies: Sequence[Manifest], target: Target) -> list[Manifest] | None:
+    """The ingress rules of the policies that select `target`'s pods and cover its port;
+    None when no policy selects them (every connection is let in)."""
     limiting = policies_for(policies, target.pods)
     if not limiting:
+        return None
+    return [
+        rule
+        for policy in limiting
+        for rule in policy["spec"].get("ingress") or []
+        if rule_ports_allow(rule, target)
+    ]
+
+
+def allowed(policies: Sequence[Manifest], source: Pods, target: Target) -> bool:
+    """Whether the NetworkPolicies let `source` open a connection to `target`."""
+    rules = port_rules(policies, target)
+    if rules is None:
         return True
-    for policy in limiting:
-        for rule in policy["spec"].get("ingress") or []:
-            if not rule_ports_allow(rule, target):
-                continue
-            peers = rule.get("from") or []
-            if not peers or any(peer_admits(peer, source) for peer in peers):
-                return True
+    for rule in rules:
+        peers = rule.get("from") or []
+        if not peers or any(peer_admits(peer, source) for peer in peers):
+            return True
     return False
 
 
@@ -419,24 +430,21 @@ def admits_outside(policies: Sequence[Manifest], target: Target, *, anyone: bool
     """Whether some rule admits a peer from outside the release: with `anyone`, only a
     rule open to every source (no `from`, addresses, every namespace); without, any
     peer picked by namespace or address too (an Ingress controller's)."""
-    limiting = policies_for(policies, target.pods)
-    if not limiting:
+    rules = port_rules(policies, target)
+    if rules is None:
         return True
-    for policy in limiting:
-        for rule in policy["spec"].get("ingress") or []:
-            if not rule_ports_allow(rule, target):
-                continue
-            peers = rule.get("from") or []
-            if not peers:
+    for rule in rules:
+        peers = rule.get("from") or []
+        if not peers:
+            return True
+        for peer in peers:
+            if "ipBlock" in peer:
                 return True
-            for peer in peers:
-                if "ipBlock" in peer:
-                    return True
-                spaces = peer.get("namespaceSelector")
-                if spaces == {} and not peer.get("podSelector"):
-                    return True
-                if spaces and not anyone:
-                    return True
+            spaces = peer.get("namespaceSelector")
+            if spaces == {} and not peer.get("podSelector"):
+                return True
+            if spaces and not anyone:
+                return True
     return False
 
 
