@@ -75,14 +75,17 @@ class Movie(CatalogBase):
     )
 
 
-# The `sort` orders, each ending by id ascending (see repository.sort_keys): an index in
-# each direction, as neither database walks one index in mixed directions. Walked
-# backwards, each also serves the order with id descending.
-for _name, _column in (
+# The keys `sort` orders by besides id, and their columns (titles by their search form).
+SORTABLE: tuple[tuple[str, InstrumentedAttribute[Any]], ...] = (
     ("rating", Movie.rating),
     ("year", Movie.year),
     ("title", Movie.search_title),
-):
+)
+
+# The `sort` orders, each ending by id ascending (see repository.sort_keys): an index in
+# each direction, as neither database walks one index in mixed directions. Walked
+# backwards, each also serves the order with id descending.
+for _name, _column in SORTABLE:
     Index(f"ix_movies_{_name}_id", _column, Movie.id)
     Index(f"ix_movies_{_name}_desc_id", _column.desc(), Movie.id)
 
@@ -114,11 +117,7 @@ class MoviePosition(CatalogBase):
 # ascending. id alone needs none: store_rank is that order, and read backwards its reverse.
 POSITION_ORDERS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {
     f"{'-' if descending else ''}{name}": (column, descending)
-    for name, column in (
-        ("rating", Movie.rating),
-        ("year", Movie.year),
-        ("title", Movie.search_title),
-    )
+    for name, column in SORTABLE
     for descending in (False, True)
 }
 

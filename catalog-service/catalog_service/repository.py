@@ -14,6 +14,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from catalog_service import search
 from catalog_service.models import (
     POSITION_ORDERS,
+    SORTABLE,
     Director,
     Genre,
     Movie,
@@ -44,12 +45,7 @@ _MOVIE_COLUMNS = (
 
 # The keys `sort` accepts, and the column each one orders by. Titles order by their
 # search form (case-folded, "ё" as "е"), compared character by character.
-SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
-    "rating": Movie.rating,
-    "year": Movie.year,
-    "title": Movie.search_title,
-    "id": Movie.id,
-}
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {**dict(SORTABLE), "id": Movie.id}
 RELEVANCE = "relevance"  # the position in the search's ranked list: only with `q`
 
 SortKey = tuple[str, bool]  # (key, descending)
@@ -70,7 +66,7 @@ class MovieFilters:
     sort: tuple[SortKey, ...] = ()
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        """Every filter but `q`, which `matching_ids` resolves through the search."""
+        """Every filter but `q`, which the search resolves (`_search_page`)."""
         conditions: list[ColumnElement[bool]] = []
         if self.genre_ids:
             conditions.append(_one_of(Movie.genre_id, self.genre_ids))
@@ -281,24 +277,25 @@ async def _search_page(
         statement = select(Movie.id).where(matching, *conditions).order_by(*_order(filters))
         rows = await reader.rows(statement.offset(offset).limit(size))
         return [movie_id for (movie_id,) in rows], total
-    ids = await _mixed_order(reader, filters, order)
+    ids = await _mixed_order(reader, query, conditions, order)
     return ids[offset : offset + size], total
 
 
 async def _mixed_order(
-    reader: Reader, filters: MovieFilters, order: tuple[SortKey, ...]
+    reader: Reader,
+    query: search.Query,
+    conditions: list[ColumnElement[bool]],
+    order: tuple[SortKey, ...],
 ) -> list[int]:
     """Every match, in an order where relevance follows or precedes other keys."""
-    assert filters.q
-    ranked = await search.ranked_ids(reader, filters.q)
+    ranked, _ = await search.page(reader, query, 0, None)
     names = [name for name, _ in order if name not in (RELEVANCE, "id")]
     columns = [SORT_COLUMNS[name] for name in names]
-    conditions = filters.conditions()
     found: dict[int, tuple[Any, ...]] = {}
     for start in range(0, len(ranked), _MATCH_CHUNK):
         chunk = ranked[start : start + _MATCH_CHUNK]
-        query = select(Movie.id, *columns).where(Movie.id.in_(chunk), *conditions)
-        for row in await reader.rows(query):
+        statement = select(Movie.id, *columns).where(Movie.id.in_(chunk), *conditions)
+        for row in await reader.rows(statement):
             found[row[0]] = tuple(row[1:])
     position = {movie_id: index for index, movie_id in enumerate(ranked)}
 
