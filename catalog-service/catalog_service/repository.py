@@ -249,7 +249,8 @@ _MATCH_CHUNK = 5000
 
 async def matching_ids(reader: Reader, filters: MovieFilters) -> list[int]:
     """With `q`: the ids of every movie that matches it and every other filter, in order."""
-    ids, _ = await _search_page(reader, filters, 0, None)
+    async with reader.together() as held:
+        ids, _ = await _search_page(held, filters, 0, None)
     return ids
 
 
@@ -325,8 +326,11 @@ async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
 
 async def count_movies(reader: Reader, filters: MovieFilters) -> int:
     if filters.q:
-        matches = await search.prepare(reader, filters.q)
-        return 0 if matches is None else await search.count(reader, matches, filters.conditions())
+        async with reader.together() as held:
+            matches = await search.prepare(held, filters.q)
+            if matches is None:
+                return 0
+            return await search.count(held, matches, filters.conditions())
     conditions = filters.conditions()
     if not conditions:  # the ranks run 1..n: the highest one is the count, from an index
         query = _UNFILTERED_COUNT
@@ -374,39 +378,42 @@ async def list_movies(
     The count and the page are two statements: an import committed between them makes
     the total disagree with the page for that one answer, never the page itself.
     """
-    if filters.q:
-        shown, total = await _search_page(reader, filters, page.offset, page.limit)
-        return await _movies_by_ids(reader, shown), total
-    total = await count_movies(reader, filters)
-    if total == 0 or page.is_past(total):
-        return [], total
-    conditions = filters.conditions()
-    if page.number is not None and not conditions and not filters.sort:
-        statement = _UNFILTERED_PAGE[filters.newest_first]
-        rows = await reader.rows(statement, {"after": page.offset, "size": page.limit})
+    async with reader.together() as held:
+        if filters.q:
+            shown, total = await _search_page(held, filters, page.offset, page.limit)
+            return await _movies_by_ids(held, shown), total
+        total = await count_movies(held, filters)
+        if total == 0 or page.is_past(total):
+            return [], total
+        conditions = filters.conditions()
+        if page.number is not None and not conditions and not filters.sort:
+            statement = _UNFILTERED_PAGE[filters.newest_first]
+            rows = await held.rows(statement, {"after": page.offset, "size": page.limit})
+            return [_movie_record(row) for row in rows], total
+        # After a cursor the page resumes at the previous page's last movie (below), as its
+        # Link promised even if an import has moved movies since; without one, the positions.
+        ranged = _RANGED_SORTS.get(filters.sort)
+        if page.number is not None and not conditions and after is None and ranged is not None:
+            statement, parameters = ranged
+            bounds = {"after": page.offset, "size": page.limit}
+            rows = await held.rows(statement, {**parameters, **bounds})
+            return [_movie_record(row) for row in rows], total
+        order = _order(filters)
+        query = _movies_select().where(*conditions).order_by(*order)
+        if page.number is not None:
+            # The page's ids first, from the order's index alone; the joins then run for
+            # twelve rows rather than for every row the offset skips. After a cursor, the
+            # index is entered at the previous page's last movie and nothing is skipped.
+            if after is not None and filters.sort:
+                conditions = [*conditions, _after(filters.sort, after)]
+            page_ids = select(Movie.id).where(*conditions).order_by(*order).limit(page.limit)
+            if after is None or not filters.sort:
+                page_ids = page_ids.offset(page.offset)
+            query = (
+                _movies_select().where(Movie.id.in_(page_ids.scalar_subquery())).order_by(*order)
+            )
+        rows = await held.rows(query)
         return [_movie_record(row) for row in rows], total
-    # After a cursor the page resumes at the previous page's last movie (below), as its
-    # Link promised even if an import has moved movies since; without one, the positions.
-    ranged = _RANGED_SORTS.get(filters.sort)
-    if page.number is not None and not conditions and after is None and ranged is not None:
-        statement, parameters = ranged
-        bounds = {"after": page.offset, "size": page.limit}
-        rows = await reader.rows(statement, {**parameters, **bounds})
-        return [_movie_record(row) for row in rows], total
-    order = _order(filters)
-    query = _movies_select().where(*conditions).order_by(*order)
-    if page.number is not None:
-        # The page's ids first, from the order's index alone; the joins then run for
-        # twelve rows rather than for every row the offset skips. After a cursor, the
-        # index is entered at the previous page's last movie and nothing is skipped.
-        if after is not None and filters.sort:
-            conditions = [*conditions, _after(filters.sort, after)]
-        page_ids = select(Movie.id).where(*conditions).order_by(*order).limit(page.limit)
-        if after is None or not filters.sort:
-            page_ids = page_ids.offset(page.offset)
-        query = _movies_select().where(Movie.id.in_(page_ids.scalar_subquery())).order_by(*order)
-    rows = await reader.rows(query)
-    return [_movie_record(row) for row in rows], total
 
 
 async def stream_movies(

@@ -269,6 +269,31 @@ async def test_a_reader_holds_no_connection_between_statements(any_database: Dat
     assert sum(checked_out) == 0  # every connection the readers took went back
 
 
+async def test_statements_read_together_share_one_checkout(any_database: Database) -> None:
+    """`together()`: one connection for the block (one checkout, one ping), given back
+    when the block ends, and each statement still sees the latest commit."""
+    checkouts: list[int] = []
+    returned: list[int] = []
+    pool = any_database.engine.sync_engine.pool
+    event.listen(pool, "checkout", lambda *_args: checkouts.append(1))
+    event.listen(pool, "checkin", lambda *_args: returned.append(1))
+    async with any_database.reader.together() as held:
+        assert held.dialect == any_database.reader.dialect
+        assert await held.rows(NAMES) == []
+        async with any_database.writer() as session:
+            await session.execute(insert(ITEMS).values(id=1, name="one"))
+        assert [row.name for row in await held.rows(NAMES)] == ["one"]
+        assert await held.scalar(select(func.count()).select_from(ITEMS)) == 1
+        async with held.together() as again:  # nested: the same reader
+            assert again is held
+    writer_checkouts = 1
+    if isinstance(any_database.reader, ConnectionReader):  # PostgreSQL
+        assert len(checkouts) == 1 + writer_checkouts
+    else:  # the SQLite reader reads on its own connection, outside the pool
+        assert len(checkouts) == writer_checkouts
+    assert len(returned) == len(checkouts)
+
+
 async def test_the_sqlite_reader_cannot_write(database: Database) -> None:
     with pytest.raises(OperationalError, match="readonly"):
         await database.reader.rows(text("INSERT INTO item (id, name) VALUES (1, 'x')"))

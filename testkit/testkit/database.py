@@ -17,7 +17,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,9 @@ class SessionReader:
 
     async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
         return await self.session.scalar(statement, parameters)
+
+    def together(self) -> AbstractAsyncContextManager["SessionReader"]:
+        return nullcontext(self)
 
 
 def use_session(app: FastAPI, session: AsyncSession) -> None:

@@ -4,6 +4,12 @@ Each statement runs on its own and sees the latest commit, as each statement of 
 session does on PostgreSQL (READ COMMITTED); its rows come back whole, and no connection
 is held between statements, so none is held across an await.
 
+A route that runs several statements in a row (a search runs up to six) runs them in
+`async with reader.together() as reader:`, which holds one connection for the block and
+for nothing else. Through the pool, each PostgreSQL statement pays a checkout and
+`pool_pre_ping`'s round trip besides its own: on 2026-12-06 (2-core Intel Xeon VM), a
+one-row lookup took 0.85 ms that way and 0.32 ms on a held connection.
+
 On a SQLite file the reader is `SqliteReader`, the one fast path of the data layer, and
 the place its cost is accounted for. It calls SQLite synchronously in the event loop's
 thread, through a synchronous SQLAlchemy engine, instead of through aiosqlite, which
@@ -19,13 +25,14 @@ core with this reader and 686 req/s through aiosqlite, a third. Writes take aios
 
 import sqlite3
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Engine, Executable, PoolProxiedConnection, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 Params = Mapping[str, Any] | None
 Rows = Sequence[Any]  # rows: tuples whose fields are also attributes (`row.email`)
@@ -56,6 +63,10 @@ class Reader(Protocol):
 
     async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any: ...
 
+    def together(self) -> AbstractAsyncContextManager["Reader"]:
+        """A reader whose statements share one connection until the block ends."""
+        ...
+
 
 class ConnectionReader:
     """Any database: a connection of the engine's pool for each statement.
@@ -81,6 +92,30 @@ class ConnectionReader:
     async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
         async with self._engine.connect() as connection:
             return await connection.scalar(statement, parameters)
+
+    @asynccontextmanager
+    async def together(self) -> AsyncIterator[Reader]:
+        async with self._engine.connect() as connection:
+            yield HeldReader(connection)
+
+
+class HeldReader:
+    """`ConnectionReader.together`'s reader: every statement on one connection."""
+
+    __slots__ = ("_connection", "dialect")
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.dialect = connection.dialect.name
+        self._connection = connection
+
+    async def rows(self, statement: Executable, parameters: Params = None, /) -> Rows:
+        return (await self._connection.execute(statement, parameters)).all()
+
+    async def scalar(self, statement: Executable, parameters: Params = None, /) -> Any:
+        return await self._connection.scalar(statement, parameters)
+
+    def together(self) -> AbstractAsyncContextManager[Reader]:
+        return nullcontext(self)
 
 
 class DirectStatement:
@@ -180,6 +215,10 @@ class SqliteReader:
             return found[0][0] if found else None
         with self._engine.connect() as connection:
             return connection.execute(statement, parameters).scalar()
+
+    def together(self) -> AbstractAsyncContextManager[Reader]:
+        # One connection already serves every statement, and none waits on another.
+        return nullcontext(self)
 
     def close(self) -> None:
         if self._held is not None:
