@@ -36,6 +36,7 @@ from sqlalchemy import (
     column,
     delete,
     func,
+    literal,
     literal_column,
     not_,
     or_,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog_service.models import Director, Movie
@@ -305,8 +307,8 @@ _CANDIDATES: dict[str, Executable] = {
     ),
 }
 _VOCABULARY = table("search_words", column("term", Text))
-_KNOWN = reused(
-    select(_VOCABULARY.c.term).where(_VOCABULARY.c.term.in_([bindparam("a"), bindparam("b")]))
+_KNOWN = select(_VOCABULARY.c.term).where(
+    _VOCABULARY.c.term.in_(bindparam("terms", expanding=True))
 )
 
 
@@ -342,12 +344,13 @@ async def _words(reader: Reader, q: str) -> list[_Word]:
     pairs = words(q)
     if not pairs:
         return []
+    # Typos only for a word that is in no movie as typed.
+    forms = sorted({form for pair in pairs for form in pair})
+    known = {term for (term,) in await reader.rows(_KNOWN, {"terms": forms})}
     result = []
     for index, (key, stem) in enumerate(pairs):
         own = frozenset((key, stem))
-        # Typos only for a word that is in no movie as typed.
-        known = await reader.rows(_KNOWN, {"a": key, "b": stem})
-        typos = {} if known else await _typos(reader, key)
+        typos = {} if own & known else await _typos(reader, key)
         one = own | {term for term, d in typos.items() if d == 1}
         two = one | typos.keys()
         result.append(_Word((own, one, two), key if index == len(pairs) - 1 else None))
@@ -528,10 +531,9 @@ _PROBE_ROWS = 2000
 
 
 def _tsquery_match(target: Any, tsquery: str) -> ColumnElement[bool]:
-    config: Any = literal_column("'simple'")
-    matched: ColumnElement[bool] = target.op("@@", is_comparison=True)(
-        func.to_tsquery(config, tsquery)
-    )
+    # A typed parameter, parsed once: `to_tsquery(:text)` in a plan that the server
+    # keeps for a prepared statement would parse it again for every row it tests.
+    matched: ColumnElement[bool] = target.op("@@", is_comparison=True)(literal(tsquery, TSQUERY))
     return matched
 
 
@@ -761,15 +763,15 @@ async def ranked_ids(reader: Reader, q: str) -> list[int]:
 async def suggest(reader: Reader, q: str) -> list[dict[str, Any]]:
     """Up to 8 movies for what has been typed so far: titles, original titles and
     directors (descriptions say too little for a suggestion)."""
-    query = await prepare(reader, q, names_only=True)
-    if query is None:
-        return []
-    ids, _ = await page(reader, query, 0, SUGGESTIONS, counted=False)
-    if not ids:
-        return []
-    rows = await reader.rows(
-        select(Movie.id, Movie.title, Movie.original_title, Movie.year).where(Movie.id.in_(ids))
-    )
+    async with reader.together() as held:
+        query = await prepare(held, q, names_only=True)
+        if query is None:
+            return []
+        ids, _ = await page(held, query, 0, SUGGESTIONS, counted=False)
+        if not ids:
+            return []
+        chosen = select(Movie.id, Movie.title, Movie.original_title, Movie.year)
+        rows = await held.rows(chosen.where(Movie.id.in_(ids)))
     by_id = {
         row[0]: {"id": row[0], "title": row[1], "original_title": row[2], "year": row[3]}
         for row in rows
