@@ -289,6 +289,9 @@ class _Word:
     # forms; those and the words of the vocabulary one typo away; and two typos away.
     terms: tuple[frozenset[str], frozenset[str], frozenset[str]]
     prefix: str | None  # the last word: also the beginning of a word
+    # PostgreSQL: the vocabulary's words that begin with `prefix`, when there are few;
+    # None where the index is asked for the prefix itself.
+    extensions: frozenset[str] | None = None
 
 
 _TRIGRAMS = table("search_words_trgm", column("padded", Text))
@@ -307,9 +310,20 @@ _CANDIDATES: dict[str, Executable] = {
     ),
 }
 _VOCABULARY = table("search_words", column("term", Text))
-_KNOWN = select(_VOCABULARY.c.term).where(
-    _VOCABULARY.c.term.in_(bindparam("terms", expanding=True))
-)
+# The forms of a query's words that the vocabulary knows (and on PostgreSQL, after them,
+# up to `_EXTENSIONS` + 1 words that begin with the last word: a GIN index reads a few
+# words faster than it matches a prefix, which it gathers into a bitmap first: 0.9
+# against 2.0 ms for the 6,182 movies of «маяк» among 100,000).
+_EXTENSIONS = 32
+_KNOWN: dict[str, Executable] = {
+    "sqlite": select(_VOCABULARY.c.term, literal(False)).where(
+        _VOCABULARY.c.term.in_(bindparam("terms", expanding=True))
+    ),
+    "postgresql": text(
+        "SELECT term, false FROM search_words WHERE term = ANY(:terms) UNION ALL "
+        "(SELECT term, true FROM search_words WHERE term LIKE :begins LIMIT :most)"
+    ),
+}
 
 
 async def _typos(reader: Reader, key: str) -> dict[str, int]:
@@ -346,14 +360,24 @@ async def _words(reader: Reader, q: str) -> list[_Word]:
         return []
     # Typos only for a word that is in no movie as typed.
     forms = sorted({form for pair in pairs for form in pair})
-    known = {term for (term,) in await reader.rows(_KNOWN, {"terms": forms})}
+    last = pairs[-1][0]
+    rows = await reader.rows(
+        _KNOWN[reader.dialect],
+        {"terms": forms, "begins": f"{last}%", "most": _EXTENSIONS + 1},
+    )
+    known = {term for term, extension in rows if not extension}
+    extended = frozenset(term for term, extension in rows if extension)
     result = []
     for index, (key, stem) in enumerate(pairs):
         own = frozenset((key, stem))
         typos = {} if own & known else await _typos(reader, key)
         one = own | {term for term, d in typos.items() if d == 1}
         two = one | typos.keys()
-        result.append(_Word((own, one, two), key if index == len(pairs) - 1 else None))
+        if index < len(pairs) - 1:
+            result.append(_Word((own, one, two), None))
+        else:
+            few = reader.dialect != "sqlite" and len(extended) <= _EXTENSIONS
+            result.append(_Word((own, one, two), key, extended if few else None))
     return result
 
 
@@ -376,6 +400,7 @@ _FIELDS = ("title", "original_title", "director", "description")
 _NAME_FIELDS = 3  # suggestions: title, original title and director
 _PREFIX = 3  # the level of the words' terms that adds the last word's beginning
 _MAX_WHOLE_FORMS = 64
+_WHOLE_TIERS = 2  # whole titles, then whole original titles
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,8 +425,12 @@ class Query:
 
 def _alternatives(word: _Word, level: int) -> tuple[list[str], list[str]]:
     """(whole terms, prefixes) of a word at a level."""
-    terms = sorted(word.terms[min(level, 2)])
-    return terms, [word.prefix] if level == _PREFIX and word.prefix else []
+    terms = word.terms[min(level, 2)]
+    if level != _PREFIX or not word.prefix:
+        return sorted(terms), []
+    if word.extensions is not None:
+        return sorted(terms | word.extensions), []
+    return sorted(terms), [word.prefix]
 
 
 def _fts5(query: list[_Word], fields: int, level: int) -> str:
@@ -443,7 +472,9 @@ def _build(query: list[_Word], fields: int) -> Query:
     for level in (1, 2):
         if any(w.terms[level] != w.terms[level - 1] for w in query):
             levels.append(level)
-    if query[-1].prefix:
+    last = query[-1]
+    # (No prefix level where the words that begin with the last one are already there.)
+    if last.prefix and (last.extensions is None or not last.extensions <= last.terms[2]):
         levels.append(_PREFIX)
     glued = _whole_candidates(query)
     fts5_whole = " OR ".join(f'"{g}"' for g in glued)
@@ -452,7 +483,7 @@ def _build(query: list[_Word], fields: int) -> Query:
     in_either = "{title_whole original_whole}: (" + fts5_whole + ")"
     titles = " | ".join(f"{g}:A" for g in glued)
     originals = " | ".join(f"{g}:B" for g in glued)
-    tiers = [
+    tiers = [  # the first `_WHOLE_TIERS`
         _Tier(in_titles, None, titles, None, plain=("wholes", titles)),
         _Tier(
             f"({in_originals}) NOT ({in_titles})",
@@ -653,6 +684,21 @@ async def _few(reader: Reader, query: Query, conditions: Conditions) -> list[int
     return [rowid for rowid, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
+async def _whole_titles(reader: Reader, query: Query, conditions: Conditions) -> list[int] | None:
+    """PostgreSQL: the row ids of the first two tiers (whole titles, whole original
+    titles) in order, from one statement; None when they hold `_FEW` or more."""
+    titles, either = query.tiers[0].wholes, query.every.wholes
+    assert titles is not None
+    assert either is not None
+    columns = _INDEX.c
+    statement = select(columns.rowid, _tsquery_match(columns.wholes, titles))
+    statement = statement.where(_tsquery_match(columns.wholes, either))
+    rows = await reader.rows(_filtered(statement, conditions).limit(_FEW))
+    if len(rows) == _FEW:
+        return None
+    return [rowid for rowid, _ in sorted(rows, key=lambda row: (not row[1], row[0]))]
+
+
 async def _tier_sizes(reader: Reader, query: Query, conditions: Conditions) -> dict[int, int]:
     """PostgreSQL: how many matches each tier has, in one pass over the matches."""
     tier = _tier_of_row(query).label("tier")
@@ -711,7 +757,14 @@ async def _walk(
     found: list[int] = []
     left = total
     few_unknown = total is None
-    for index, tier in enumerate(query.tiers):
+    start = 0
+    if reader.dialect != "sqlite" and not offset:
+        wholes = await _whole_titles(reader, query, conditions)
+        if wholes is not None:
+            found = wholes[:limit]
+            left = None if left is None else left - len(wholes)
+            start = _WHOLE_TIERS
+    for index, tier in enumerate(query.tiers[start:], start):
         if len(found) == limit or left == 0:
             break
         if sizes is not None and not sizes.get(index):

@@ -223,3 +223,16 @@ async def test_pages_agree_with_the_whole_order(
         assert found == wanted
         first, _ = await search.page(reader, query, 0, 4, conditions, counted=False)
         assert first == wanted[:4]
+
+
+@pytest.mark.parametrize("q", ["бегущ", "крёстный от", "ст", "inter", "служебн"])
+async def test_a_prefix_finds_the_same_through_the_words_it_begins(
+    reader: SessionReader, monkeypatch: pytest.MonkeyPatch, q: str
+) -> None:
+    """PostgreSQL matches the last word's beginning through the vocabulary's words that
+    begin with it, when there are at most `_EXTENSIONS`, and as a prefix otherwise (as
+    SQLite always does): the same movies in the same order either way."""
+    through_words = await search.ranked_ids(reader, q)
+    assert through_words
+    monkeypatch.setattr(search, "_EXTENSIONS", 0)
+    assert await search.ranked_ids(reader, q) == through_words
