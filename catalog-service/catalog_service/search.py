@@ -546,12 +546,14 @@ async def prepare(reader: Reader, q: str, *, names_only: bool = False) -> Query 
 # both ways: walking the primary key for a rare tier reads the whole table, sorting a
 # common tier reads all of its rows. So the search counts the matches first (a page's
 # header needs the count anyway). Under `_FEW`, one statement gives them all with their
-# tiers (a CASE), and the page is cut from them here. Otherwise a first page looks for
-# each tier's rows among the index's first `_PROBE_ROWS` rows by its primary key (a
-# common tier fills the page there at once); a tier that does not is read with a cap of
-# `_FEW` rows (sorted here when that is all of it), and only then whole. A page further
-# on learns every tier's size in one statement (GROUP BY the CASE) to find its start.
+# tiers (a CASE), and the page is cut from them here. Otherwise a first page reads the
+# two whole-title tiers (always few) in one statement, then looks for each further
+# tier's rows among the index's first `_PROBE_ROWS` rows by its primary key (a common
+# tier fills the page there at once); a tier that does not is read with a cap of `_FEW`
+# rows (sorted here when that is all of it), and only then whole. A page further on
+# learns every tier's size in one statement (GROUP BY the CASE) to find its start.
 # Suggestions need no count: the first probe that falls short asks for the few instead.
+# The statements of one search share a connection (`Reader.together`).
 
 Conditions = Sequence[ColumnElement[bool]]
 _MOVIE_ID = _INDEX.c.rowid.op("&")(ID_MASK)
