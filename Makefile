@@ -11,10 +11,10 @@ run: bootstrap
 test: bootstrap
 	scripts/test.sh
 
-# The service and end-to-end suites again, on PostgreSQL (override the URL at will).
+# The shared, service and end-to-end suites again, on PostgreSQL (override the URL at will).
 test-postgres: bootstrap
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres} \
-		SUITES="catalog-service auth-service user-service tests-e2e" scripts/test.sh
+		SUITES="shared catalog-service auth-service user-service tests-e2e" scripts/test.sh
 
 lint: bootstrap
 	$(VENV)/ruff check .

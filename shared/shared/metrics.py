@@ -138,27 +138,37 @@ class MetricsMiddleware:
 
 
 class DatabasePoolCollector(Collector):
-    """Gauges of one engine's connection pool, read at scrape time.
+    """Gauges of the database's connection pools, read at scrape time, labelled by
+    role (`pool`: "writer", and "reader" where the reads have a pool of their own).
 
     Only queue pools (PostgreSQL, SQLite files) keep these numbers; for other pools
     (an in-memory SQLite database) nothing is reported.
     """
 
+    _GAUGES = (
+        ("db_pool_size", "Connections the pool keeps open."),
+        ("db_pool_checked_out", "Connections in use now."),
+        ("db_pool_checked_in", "Idle connections in the pool."),
+        ("db_pool_overflow", "Connections open beyond the pool size."),
+    )
+
     def __init__(self, database: Database) -> None:
         self.database = database
 
     def collect(self) -> Iterable[Metric]:
-        pool = self.database.engine.pool
-        if not isinstance(pool, QueuePool):
+        pools = {
+            role: pool
+            for role, pool in self.database.pools().items()
+            if isinstance(pool, QueuePool)
+        }
+        if not pools:
             return
-        readings = (
-            ("db_pool_size", "Connections the pool keeps open.", pool.size()),
-            ("db_pool_checked_out", "Connections in use now.", pool.checkedout()),
-            ("db_pool_checked_in", "Idle connections in the pool.", pool.checkedin()),
-            ("db_pool_overflow", "Connections open beyond the pool size.", max(0, pool.overflow())),
-        )
-        for name, documentation, value in readings:
-            yield GaugeMetricFamily(name, documentation, value=value)
+        families = [GaugeMetricFamily(name, text, labels=["pool"]) for name, text in self._GAUGES]
+        for role, pool in pools.items():
+            readings = (pool.size(), pool.checkedout(), pool.checkedin(), max(0, pool.overflow()))
+            for family, value in zip(families, readings, strict=True):
+                family.add_metric([role], value)
+        yield from families
 
 
 def metrics_router(database: Database) -> APIRouter:

@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     # SQLAlchemy URL: sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db.
     database_url: str = ""
     database_echo: bool = False
+    # PostgreSQL: the connections each of the two pools (reads, writes) keeps, and may
+    # open as many again under load.
     database_pool_size: int = 10
     # SQLite only: reads run in the event loop's thread (shared/db/readers.py,
     # `SqliteReader`); false reads through aiosqlite's worker thread like the writes.

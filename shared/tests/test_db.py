@@ -272,11 +272,18 @@ async def test_a_reader_holds_no_connection_between_statements(any_database: Dat
 async def test_statements_read_together_share_one_checkout(any_database: Database) -> None:
     """`together()`: one connection for the block (one checkout, one ping), given back
     when the block ends, and each statement still sees the latest commit."""
-    checkouts: list[int] = []
-    returned: list[int] = []
-    pool = any_database.engine.sync_engine.pool
-    event.listen(pool, "checkout", lambda *_args: checkouts.append(1))
-    event.listen(pool, "checkin", lambda *_args: returned.append(1))
+    checkouts: dict[str, int] = {}
+    returned: dict[str, int] = {}
+    for role, pool in any_database.pools().items():
+        checkouts[role] = returned[role] = 0
+        event.listen(
+            pool,
+            "checkout",
+            lambda *_args, role=role: checkouts.update({role: 1 + checkouts[role]}),
+        )
+        event.listen(
+            pool, "checkin", lambda *_args, role=role: returned.update({role: 1 + returned[role]})
+        )
     async with any_database.reader.together() as held:
         assert held.dialect == any_database.reader.dialect
         assert await held.rows(NAMES) == []
@@ -286,12 +293,11 @@ async def test_statements_read_together_share_one_checkout(any_database: Databas
         assert await held.scalar(select(func.count()).select_from(ITEMS)) == 1
         async with held.together() as again:  # nested: the same reader
             assert again is held
-    writer_checkouts = 1
-    if isinstance(any_database.reader, ConnectionReader):  # PostgreSQL
-        assert len(checkouts) == 1 + writer_checkouts
+    if isinstance(any_database.reader, ConnectionReader):  # PostgreSQL: a pool of its own
+        assert checkouts == {"writer": 1, "reader": 1}
     else:  # the SQLite reader reads on its own connection, outside the pool
-        assert len(checkouts) == writer_checkouts
-    assert len(returned) == len(checkouts)
+        assert checkouts == {"writer": 1}
+    assert returned == checkouts
 
 
 async def test_the_sqlite_reader_cannot_write(database: Database) -> None:

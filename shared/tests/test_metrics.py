@@ -4,13 +4,16 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.app import create_app
+from shared.db import is_sqlite
 from shared.errors import NotFound
 from shared.metrics import (
     login_failures_total,
@@ -18,6 +21,7 @@ from shared.metrics import (
     sample_value,
 )
 from shared.settings import ServiceSettings
+from testkit.database import temporary_database
 
 router = APIRouter()
 
@@ -114,20 +118,56 @@ async def test_a_crash_is_counted_as_500(client: httpx.AsyncClient) -> None:
     assert requests_count("/crash", "500") == before + 1
 
 
+def pool_gauges(text: str) -> dict[tuple[str, str], float]:
+    """(gauge, pool) -> value of the `db_pool_*` gauges."""
+    return {
+        (name, labels["pool"]): value
+        for name, samples in parse(text).items()
+        if name.startswith("db_pool_")
+        for labels, value in samples
+    }
+
+
 async def test_pool_gauges_follow_the_connections_in_use(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    def gauges(text: str) -> dict[str, float]:
-        return {
-            name: values[0][1] for name, values in parse(text).items() if name.startswith("db_")
-        }
-
-    idle = gauges((await client.get("/metrics")).text)
-    assert idle["db_pool_checked_out"] == 0
+    idle = pool_gauges((await client.get("/metrics")).text)
+    assert idle[("db_pool_checked_out", "writer")] == 0
+    assert {pool for _, pool in idle} == {"writer"}  # a SQLite file's reader has no pool
     async with app.state.database.engine.connect():
-        busy = gauges((await client.get("/metrics")).text)
-    assert busy["db_pool_checked_out"] == 1
-    assert busy["db_pool_size"] >= 1
+        busy = pool_gauges((await client.get("/metrics")).text)
+    assert busy[("db_pool_checked_out", "writer")] == 1
+    assert busy[("db_pool_size", "writer")] >= 1
+
+
+async def test_reads_on_postgresql_have_a_pool_of_their_own() -> None:
+    """Its connections are in autocommit mode from the start (shared/db/readers.py), and
+    its gauges are labelled apart from the writer's."""
+    async with temporary_database("metrics") as url:
+        if is_sqlite(url):
+            pytest.skip("PostgreSQL only (make test-postgres)")
+        settings = ServiceSettings(database_url=url, environment="test")
+        app = create_app(title="probe", description="", settings=settings, routers=[])
+        database = app.state.database
+        try:
+            assert set(database.pools()) == {"writer", "reader"}
+            assert database.reader_engine is not None
+            async with database.reader_engine.connect() as connection:
+                first = await connection.scalar(text("SELECT txid_current()"))
+                second = await connection.scalar(text("SELECT txid_current()"))
+            assert first != second  # each statement its own transaction
+            async with (
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://probe.test"
+                ) as client,
+                database.reader.together() as held,
+            ):
+                assert await held.scalar(text("SELECT 1")) == 1
+                busy = pool_gauges((await client.get("/metrics")).text)
+            assert busy[("db_pool_checked_out", "reader")] == 1
+            assert busy[("db_pool_checked_out", "writer")] == 0
+        finally:
+            await database.dispose()
 
 
 async def test_auth_counters_are_exposed(client: httpx.AsyncClient) -> None:

@@ -5,8 +5,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Pool, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db.engines import (
     create_engine,
@@ -39,11 +39,15 @@ class Database:
         self.sessionmaker = async_sessionmaker(writing(self.engine), expire_on_commit=False)
         parsed = make_url(url)
         self.reader: Reader
+        self.reader_engine: AsyncEngine | None = None  # PostgreSQL: the reads' own pool
         if sqlite_reader and is_sqlite(parsed) and on_disk(parsed) and not parsed.query:
             engine = create_sqlite_reader_engine(parsed.database or "", echo=echo)
             self.reader = SqliteReader(engine)
-        else:
+        elif is_sqlite(parsed):
             self.reader = ConnectionReader(self.engine)
+        else:  # connections in autocommit mode from the start (readers.py says why)
+            self.reader_engine = create_engine(url, echo=echo, pool_size=pool_size, autocommit=True)
+            self.reader = ConnectionReader(self.reader_engine)
 
     @classmethod
     def for_service(cls, settings: ServiceSettings) -> "Database":
@@ -69,8 +73,18 @@ class Database:
             return False
         return True
 
+    def pools(self) -> dict[str, Pool]:
+        """The connection pools by role: "writer" always (sessions, and the reads on
+        SQLite through aiosqlite), "reader" where the reads have a pool of their own."""
+        pools = {"writer": self.engine.pool}
+        if self.reader_engine is not None:
+            pools["reader"] = self.reader_engine.pool
+        return pools
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reader_engine is not None:
+            await self.reader_engine.dispose()
         if isinstance(self.reader, SqliteReader):
             self.reader.close()
 

@@ -65,7 +65,11 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}".rstrip())
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, autocommit: bool = False
+) -> AsyncEngine:
+    """`autocommit`: PostgreSQL connections in autocommit mode from the start, for a
+    reader's pool of its own (readers.py); SQLite ignores it."""
     parsed = make_url(url)
     if is_sqlite(parsed):
         if on_disk(parsed):
@@ -73,9 +77,10 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         engine = create_async_engine(parsed, echo=echo)
         _configure_sqlite(engine.sync_engine)
         return engine
+    mode: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     # pool_pre_ping lets a service recover by itself after the database restarts.
     return create_async_engine(
-        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        parsed, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **mode
     )
 
 
