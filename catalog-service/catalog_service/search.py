@@ -563,10 +563,13 @@ _FEW = 1000
 _PROBE_ROWS = 2000
 
 
+_TSQUERY = TSQUERY()  # one instance: SQLAlchemy keeps its dialect form on the instance
+
+
 def _tsquery_match(target: Any, tsquery: str) -> ColumnElement[bool]:
     # A typed parameter, parsed once: `to_tsquery(:text)` in a plan that the server
     # keeps for a prepared statement would parse it again for every row it tests.
-    matched: ColumnElement[bool] = target.op("@@", is_comparison=True)(literal(tsquery, TSQUERY))
+    matched: ColumnElement[bool] = target.op("@@", is_comparison=True)(literal(tsquery, _TSQUERY))
     return matched
 
 
