@@ -322,7 +322,7 @@ def _in_order(rows: Iterable[Any], ids: list[int]) -> list[Record]:
 # A search page's movies, by id. Given a dozen ids, PostgreSQL joins the directors by
 # hashing all of them (0.6 ms at 2,000); a lookup for each movie's names costs 0.08 ms.
 # For the whole catalog the join stays (`_MOVIES_SELECT`): a lookup per row, 100,000
-# times, takes twice as long.
+# times, takes two to three times as long.
 _MOVIES_BY_IDS: AnySelect = select(
     *_MOVIE_COLUMNS[:-2],  # the names, the last two, looked up
     select(Genre.name).where(Genre.id == Movie.genre_id).scalar_subquery().label("genre_name"),
