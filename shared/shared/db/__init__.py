@@ -3,7 +3,8 @@
 The rule for routes:
 
 - A route that only reads takes the reader (`ReaderDep`) and runs Core statements on
-  it, each on its own (readers.py). No session, no transaction.
+  it, each on its own (readers.py), or several in a row on one connection inside
+  `async with reader.together() as reader:`. No session, no transaction.
 - A route that writes takes the writer (`WriterDep`) and does its writing in one unit
   of work: `async with writer() as session:`. The unit commits when the block ends and
   rolls back when it raises; on SQLite it begins `IMMEDIATE`, so it waits for the write
