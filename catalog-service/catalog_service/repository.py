@@ -330,12 +330,12 @@ _MOVIES_BY_IDS: AnySelect = select(
     .where(Director.id == Movie.director_id)
     .scalar_subquery()
     .label("director_name"),
-)
+).where(Movie.id.in_(bindparam("ids", expanding=True)))
 
 
 async def _movies_by_ids(reader: Reader, ids: list[int]) -> list[Record]:
     """The movies of a page's `ids`, in that order."""
-    return _in_order(await reader.rows(_MOVIES_BY_IDS.where(Movie.id.in_(ids))), ids)
+    return _in_order(await reader.rows(_MOVIES_BY_IDS, {"ids": ids}), ids)
 
 
 async def count_movies(reader: Reader, filters: MovieFilters) -> int:

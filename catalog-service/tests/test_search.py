@@ -225,6 +225,21 @@ async def test_pages_agree_with_the_whole_order(
         assert first == wanted[:4]
 
 
+async def test_a_whole_title_comes_first_and_once(
+    reader: SessionReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """«Крёстный отец» is one film's whole title and the beginning of another's. On
+    PostgreSQL, with `_FEW` made tiny, a first page takes the whole titles in one
+    statement and the next tier from a probe, which must leave the whole title out."""
+    by_title = {m["title"]: m["id"] for m in cli.seed_catalog().model_dump()["movies"]}
+    expected = [by_title["Крёстный отец"], by_title["Крёстный отец 2"]]
+    monkeypatch.setattr(search, "_FEW", 2)
+    query = await search.prepare(reader, "крёстный отец")
+    assert query is not None
+    for size in (1, 2, 3):
+        assert await search.page(reader, query, 0, size) == (expected[:size], 2)
+
+
 @pytest.mark.parametrize("q", ["бегущ", "крёстный от", "ст", "inter", "служебн"])
 async def test_a_prefix_finds_the_same_through_the_words_it_begins(
     reader: SessionReader, monkeypatch: pytest.MonkeyPatch, q: str
