@@ -59,15 +59,16 @@ async def test_concurrent_hashes_are_bounded(monkeypatch) -> None:
                 running -= 1
 
     monkeypatch.setattr(passwords, "_hash", tracked)
+    before = set(threading.enumerate())
     tasks = [asyncio.create_task(passwords.hash(f"password {i}")) for i in range(8)]
     try:
-        # Wait until two hashes run (the deadline only bounds a hang), give the others
-        # a chance to start too...
+        # Wait until two hashes run (the deadline only bounds a hang). By then every task
+        # has handed its hash to the pool, which starts a thread at once for a hash that
+        # finds none free, up to its size: two threads, so the other six wait for a slot.
         loop = asyncio.get_running_loop()
         assert await loop.run_in_executor(None, two_running.wait, HANG)
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-        # ...and none did: the other six wait for a slot.
+        started = [t for t in threading.enumerate() if t not in before]
+        assert len([t for t in started if t.name.startswith("argon2")]) == 2
         assert peak == 2
     finally:
         release.set()
