@@ -129,7 +129,7 @@ async def purge_expired(database: Database, batch_size: int) -> int:
     transaction at most `batch_size` rows of each, until none is left; how many went."""
     purged = 0
     while True:
-        async with database.sessionmaker() as session, session.begin():
+        async with database.writer() as session:
             now = datetime.now(UTC)
             tokens = await repository.purge_expired_tokens(session, now, batch_size)
             sessions = await repository.purge_ended_sessions(session, now, batch_size)

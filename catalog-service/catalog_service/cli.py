@@ -66,7 +66,7 @@ async def load_into(
     database: Database, catalog: CatalogFile, *, replace: bool, if_empty: bool
 ) -> ImportReport | None:
     """Import `catalog` in one transaction; None when `if_empty` and there are movies."""
-    async with database.sessionmaker() as session, session.begin():
+    async with database.writer() as session:
         if if_empty and await count_movies(session) > 0:
             return None
         return await import_catalog(session, catalog, replace=replace)

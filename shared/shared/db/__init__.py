@@ -12,8 +12,12 @@ The rule for routes:
   Open it as late as the route allows (after hashing a password or calling another
   service), so that no lock or connection is held while the route waits.
 - Repositories take a reader or a session and `flush()`; nothing but the unit of work
-  commits. An error that must be answered after a write has been kept (a revoked token,
-  say) is raised after the block.
+  commits (commands outside requests, such as an import, open one with
+  `Database.writer()` too). An error that must be answered after a write has been kept
+  (a revoked token, say) is raised after the block.
+- Two reads use `Database.engine` itself: the catalog's whole list without `page`
+  (through `DatabaseDep`), streamed in batches from one cursor, which holds its
+  connection for the whole answer; and the catalog cache's version check, once a second.
 
 Modules: `engines` (engines and how SQLite begins), `readers` (the reader and its
 SQLite fast path), `database` (`Database` and the dependencies).
