@@ -1,3 +1,6 @@
+"""Movies (docs/api.md, Catalog): the list with its filters, sorts and pages, one movie,
+and suggestions as you type."""
+
 import base64
 import json
 from collections.abc import AsyncIterator

@@ -1,4 +1,5 @@
-"""Genres and directors: the same two routes each, over their own table."""
+"""Genres and directors (docs/api.md, Catalog): the same two routes each, over their own
+table."""
 
 from fastapi import APIRouter, Request
 

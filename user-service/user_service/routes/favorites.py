@@ -1,4 +1,5 @@
-"""The signed-in user's bookmarked movies; the movies themselves come from the catalog."""
+"""The signed-in user's bookmarked movies (docs/api.md, Favorites); the movies themselves
+come from the catalog."""
 
 from typing import Annotated, Any
 

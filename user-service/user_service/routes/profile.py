@@ -1,4 +1,4 @@
-"""The signed-in user's profile and password."""
+"""The signed-in user's profile and password (docs/api.md, User)."""
 
 from fastapi import APIRouter, Response
 

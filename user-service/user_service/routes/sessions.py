@@ -1,5 +1,6 @@
-"""The signed-in user's sessions: one per login, kept by auth-service, which this
-service asks (user_service/auth.py). The access token's `sid` says which one is asking."""
+"""The signed-in user's sessions (docs/api.md, Sessions): one per login, kept by
+auth-service, which this service asks (user_service/auth.py). The access token's `sid`
+says which one is asking."""
 
 from fastapi import APIRouter, Response
 
