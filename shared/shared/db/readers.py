@@ -22,8 +22,8 @@ WAL mode never waits for a lock, and SQLite's own work for an indexed read is a 
 microseconds, less than one hand-off. Statements marked `reused` (module constants) go
 further: compiled once, they are given to the sqlite3 driver directly (`DirectStatement`).
 What it is worth is measured by bench/'s case 2 row "read through aiosqlite": on
-2026-12-06 (2-core Intel Xeon VM), the uncached catalog page served 2,087 req/s on one
-core with this reader and 686 req/s through aiosqlite, a third. Writes take aiosqlite
+2026-12-06 (2-core Intel Xeon VM), the uncached catalog page served 1,965 req/s on one
+core with this reader and 826 req/s through aiosqlite, 0.42 of it. Writes take aiosqlite
 (a unit of work may wait for SQLite's write lock, which must not stop the loop).
 """
 
