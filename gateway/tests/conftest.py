@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -424,7 +425,9 @@ def blackhole() -> Iterator[str]:
         with contextlib.suppress(BlockingIOError):
             filler.connect(address)
         fillers.append(filler)
-    time.sleep(0.2)
+    # The queue is full once a filler's handshake completed: it turns writable.
+    _, connected, _ = select.select([], fillers, [], HANG)
+    assert connected, "no connection reached the listener's queue"
     yield f"{address[0]}:{address[1]}"
     for sock in [*fillers, listener]:
         sock.close()
